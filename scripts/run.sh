@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what pocketllm needs, builds it (release) and runs the main job:
+# `pocketllm info` on the embedded default model. Extra arguments go to
+# pocketllm instead, e.g. `scripts/run.sh info --json path/to/model.gguf`.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_packages "${BUILD_PACKAGES[@]}"
+BUILD_DIR="$POCKETLLM_ROOT/build/release"
+configure_and_build "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_TESTS=OFF
+if [[ $# -eq 0 ]]; then set -- info; fi
+exec "$BUILD_DIR/pocketllm" "$@"

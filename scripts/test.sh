@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then builds and runs every test in two
+# configurations: release with gcc (warnings are errors), and `asan` with
+# clang (ASan + UBSan over the whole suite, plus the libFuzzer targets run for
+# a bounded time over their seed corpora).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+
+FUZZ_SECONDS="${POCKETLLM_FUZZ_SECONDS:-60}"
+RELEASE_DIR="$POCKETLLM_ROOT/build/test-release"
+ASAN_DIR="$POCKETLLM_ROOT/build/test-asan"
+
+echo "== release (gcc, -Werror)"
+configure_and_build "$RELEASE_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_WERROR=ON \
+  -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
+ctest --test-dir "$RELEASE_DIR" --output-on-failure -j "$(nproc)" \
+  || die "tests failed in the release configuration"
+
+echo "== asan (clang, ASan + UBSan, -Werror, fuzzers ${FUZZ_SECONDS}s each)"
+configure_and_build "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOCKETLLM_WERROR=ON \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DPOCKETLLM_SANITIZE=ON -DPOCKETLLM_FUZZ=ON -DPOCKETLLM_FUZZ_SECONDS="$FUZZ_SECONDS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$ASAN_DIR" --output-on-failure -j "$(nproc)" \
+  || die "tests failed in the asan configuration"
+
+echo "pocketllm: all tests passed (release and asan)"

@@ -1,0 +1,10 @@
+#pragma once
+// Each subcommand registers itself on the app; its callback does the work
+// and throws InputError for bad input (main turns that into exit status 2).
+#include <CLI/CLI.hpp>
+
+namespace pocketllm::cli {
+
+void add_info_command(CLI::App& app);
+
+}  // namespace pocketllm::cli

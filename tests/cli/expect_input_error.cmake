@@ -1,0 +1,20 @@
+# Runs `POCKETLLM info MODEL`; passes when it exits with status 2 and prints
+# exactly one line on stderr that names MODEL and contains EXPECTED.
+execute_process(COMMAND ${POCKETLLM} info ${MODEL}
+  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 50)
+if(NOT status STREQUAL "2")
+  message(FATAL_ERROR "expected exit status 2, got '${status}'\nstderr: ${err}")
+endif()
+string(REGEX REPLACE "\n$" "" err_line "${err}")
+if(err_line MATCHES "\n" OR err_line STREQUAL "")
+  message(FATAL_ERROR "expected exactly one line on stderr, got:\n${err}")
+endif()
+get_filename_component(model_name ${MODEL} NAME)
+string(FIND "${err_line}" "${model_name}" name_at)
+if(name_at EQUAL -1)
+  message(FATAL_ERROR "error does not name the file '${model_name}': ${err_line}")
+endif()
+string(FIND "${err_line}" "${EXPECTED}" words_at)
+if(words_at EQUAL -1)
+  message(FATAL_ERROR "error lacks '${EXPECTED}': ${err_line}")
+endif()
