@@ -10,6 +10,15 @@
 //   padding to `general.alignment` (default 32) | tensor data
 // string = u64 length + bytes (no NUL); array = u32 elem_type + u64 count + elems.
 // Version 1 (u32 counts and lengths) is refused as unsupported.
+//
+// Checks beyond the layout (each an InputError): `general.alignment` is a
+// UINT32 power of two; bools are 0 or 1; arrays nest at most 8 levels and
+// hold at most 2^24 elements per file in all (a parsed element costs ~90
+// bytes of memory); keys and tensor names are unique; n_dims <= 4 and the
+// element count fits int64; ne[0] is a whole number of the type's blocks;
+// tensor offsets are multiples of the alignment; tensor data lies inside
+// the file and no two tensors share a byte. Lookups by key and by tensor
+// name are hash-map lookups.
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -1,0 +1,262 @@
+#include "model/architectures.h"
+
+namespace pocketllm {
+namespace {
+
+// hf_defaults are transcribed from the transformers configuration classes
+// (configuration_<model>.py, __init__ keyword defaults); only keys that the
+// description reads are listed.
+const std::vector<ArchitectureInfo>& registry() {
+  static const std::vector<ArchitectureInfo> table = {
+      {.name = "llama", .hf_model_types = {"llama"}, .hf_classes = {"LlamaForCausalLM"},
+       .gguf_name = "llama", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::Interleaved,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::QkvoIfFlag,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = true,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": null,
+           "hidden_act": "silu", "max_position_embeddings": 2048, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": false, "rope_theta": 10000.0, "attention_bias": false,
+           "mlp_bias": false, "head_dim": null})"},
+      {.name = "mistral", .hf_model_types = {"mistral"}, .hf_classes = {"MistralForCausalLM"},
+       .gguf_name = "", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::Interleaved,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::None,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = true,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+           "hidden_act": "silu", "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": false, "rope_theta": 10000.0, "sliding_window": 4096,
+           "head_dim": null})"},
+      {.name = "mixtral", .hf_model_types = {"mixtral"}, .hf_classes = {"MixtralForCausalLM"},
+       .gguf_name = "", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::Interleaved,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::None,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = true,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+           "hidden_act": "silu", "max_position_embeddings": 131072, "rms_norm_eps": 1e-5,
+           "tie_word_embeddings": false, "rope_theta": 1000000.0, "sliding_window": null,
+           "num_experts_per_tok": 2, "num_local_experts": 8, "head_dim": null})"},
+      {.name = "qwen2", .hf_model_types = {"qwen2"}, .hf_classes = {"Qwen2ForCausalLM"},
+       .gguf_name = "qwen2", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::QwenMaxWindow, .bias = AttentionBias::QkvAlways,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+           "hidden_act": "silu", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": false, "rope_theta": 10000.0, "use_sliding_window": false,
+           "sliding_window": 4096, "max_window_layers": 28})"},
+      {.name = "qwen3", .hf_model_types = {"qwen3"}, .hf_classes = {"Qwen3ForCausalLM"},
+       .gguf_name = "qwen3", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::QwenMaxWindow, .bias = AttentionBias::QkvoIfFlag,
+       .qk_norm_always = true, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+           "head_dim": 128, "hidden_act": "silu", "max_position_embeddings": 32768,
+           "rms_norm_eps": 1e-6, "tie_word_embeddings": false, "rope_theta": 10000.0,
+           "attention_bias": false, "use_sliding_window": false, "sliding_window": 4096,
+           "max_window_layers": 28})"},
+      {.name = "qwen3moe", .hf_model_types = {"qwen3_moe"}, .hf_classes = {"Qwen3MoeForCausalLM"},
+       .gguf_name = "qwen3moe", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::QwenMaxWindow, .bias = AttentionBias::QkvoIfFlag,
+       .qk_norm_always = true, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144,
+           "num_hidden_layers": 24, "num_attention_heads": 32, "num_key_value_heads": 4,
+           "hidden_act": "silu", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": false, "rope_theta": 10000.0, "attention_bias": false,
+           "use_sliding_window": false, "sliding_window": 4096, "max_window_layers": 28,
+           "decoder_sparse_step": 1, "moe_intermediate_size": 768, "num_experts_per_tok": 8,
+           "num_experts": 128, "norm_topk_prob": false, "mlp_only_layers": []})"},
+      {.name = "deepseek2", .hf_model_types = {"deepseek_v2"}, .hf_classes = {"DeepseekV2ForCausalLM"},
+       .gguf_name = "deepseek2", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::Interleaved, .gguf_rope_layout = RopeLayout::Interleaved,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::None,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = true, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 102400, "hidden_size": 4096, "intermediate_size": 11008,
+           "moe_intermediate_size": 1407, "num_hidden_layers": 30, "num_attention_heads": 32,
+           "num_key_value_heads": 32, "n_shared_experts": null, "n_routed_experts": null,
+           "routed_scaling_factor": 1.0, "kv_lora_rank": 512, "q_lora_rank": 1536,
+           "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+           "topk_method": "greedy", "n_group": null, "topk_group": null,
+           "num_experts_per_tok": null, "moe_layer_freq": 1, "first_k_dense_replace": 0,
+           "norm_topk_prob": false, "scoring_func": "softmax", "hidden_act": "silu",
+           "max_position_embeddings": 2048, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": false, "rope_theta": 10000.0})"},
+      {.name = "deepseek3", .hf_model_types = {"deepseek_v3"}, .hf_classes = {"DeepseekV3ForCausalLM"},
+       .gguf_name = "", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::Interleaved, .gguf_rope_layout = RopeLayout::Interleaved,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::None,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = true, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Sigmoid, .score_bias = true, .norm_topk_default = true,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+           "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 128,
+           "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+           "routed_scaling_factor": 2.5, "kv_lora_rank": 512, "q_lora_rank": 1536,
+           "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128, "n_group": 8,
+           "topk_group": 4, "num_experts_per_tok": 8, "first_k_dense_replace": 3,
+           "norm_topk_prob": true, "hidden_act": "silu", "max_position_embeddings": 4096,
+           "rms_norm_eps": 1e-6, "tie_word_embeddings": false, "rope_theta": 10000.0,
+           "rope_interleave": true})"},
+      {.name = "glm4moe", .hf_model_types = {"glm4_moe"}, .hf_classes = {"Glm4MoeForCausalLM"},
+       .gguf_name = "glm4moe", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::QkvIfFlag,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Sigmoid, .score_bias = true, .norm_topk_default = true,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 151552, "hidden_size": 4096, "intermediate_size": 10944,
+           "num_hidden_layers": 46, "num_attention_heads": 96, "partial_rotary_factor": 0.5,
+           "num_key_value_heads": 8, "hidden_act": "silu", "max_position_embeddings": 131072,
+           "rms_norm_eps": 1e-5, "tie_word_embeddings": false, "rope_theta": 10000.0,
+           "attention_bias": false, "moe_intermediate_size": 1408, "num_experts_per_tok": 8,
+           "n_shared_experts": 1, "n_routed_experts": 128, "routed_scaling_factor": 1.0,
+           "n_group": 1, "topk_group": 1, "first_k_dense_replace": 1, "norm_topk_prob": true,
+           "use_qk_norm": false, "head_dim": 128})"},
+      {.name = "glm4moelite", .hf_model_types = {"glm4_moe_lite"},
+       .hf_classes = {"Glm4MoeLiteForCausalLM"}, .gguf_name = "", .norm = NormType::RmsNorm,
+       .activation = Activation::SwiGLU, .hf_rope_layout = RopeLayout::Interleaved,
+       .gguf_rope_layout = RopeLayout::Interleaved, .sliding = SlidingLayers::AllIfWindow,
+       .bias = AttentionBias::None, .qk_norm_always = false, .post_norms = false,
+       .gemma_embedding_scale = false, .mla = true, .fused_qkv = false,
+       .attention_sinks = false, .gating = ExpertGating::Sigmoid, .score_bias = true,
+       .norm_topk_default = true, .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 154880, "hidden_size": 2048, "intermediate_size": 10240,
+           "moe_intermediate_size": 1536, "num_hidden_layers": 47, "num_attention_heads": 20,
+           "num_key_value_heads": 20, "n_shared_experts": 1, "n_routed_experts": 64,
+           "routed_scaling_factor": 1.8, "kv_lora_rank": 512, "q_lora_rank": 768,
+           "qk_rope_head_dim": 64, "v_head_dim": 256, "qk_nope_head_dim": 192, "n_group": 1,
+           "topk_group": 1, "num_experts_per_tok": 4, "first_k_dense_replace": 1,
+           "norm_topk_prob": true, "hidden_act": "silu", "max_position_embeddings": 202752,
+           "rms_norm_eps": 1e-5, "tie_word_embeddings": false, "rope_theta": 1000000.0,
+           "rope_interleave": true})"},
+      {.name = "gemma2", .hf_model_types = {"gemma2"}, .hf_classes = {"Gemma2ForCausalLM"},
+       .gguf_name = "gemma2", .norm = NormType::RmsNorm, .activation = Activation::GeGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::EvenLayers, .bias = AttentionBias::QkvoIfFlag,
+       .qk_norm_always = false, .post_norms = true, .gemma_embedding_scale = true,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+           "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+           "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+           "max_position_embeddings": 8192, "rms_norm_eps": 1e-6, "tie_word_embeddings": true,
+           "rope_theta": 10000.0, "attention_bias": false, "query_pre_attn_scalar": 256,
+           "sliding_window": 4096, "final_logit_softcapping": 30.0,
+           "attn_logit_softcapping": 50.0})"},
+      {.name = "gemma3", .hf_model_types = {"gemma3_text"},
+       .hf_classes = {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration"},
+       .gguf_name = "gemma3", .norm = NormType::RmsNorm, .activation = Activation::GeGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::Pattern, .bias = AttentionBias::QkvoIfFlag,
+       .qk_norm_always = true, .post_norms = true, .gemma_embedding_scale = true,
+       .mla = false, .fused_qkv = false, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
+           "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+           "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+           "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": true,
+           "rope_theta": 1000000.0, "attention_bias": false, "query_pre_attn_scalar": 256,
+           "sliding_window": 4096, "final_logit_softcapping": null,
+           "attn_logit_softcapping": null, "rope_scaling": null,
+           "rope_local_base_freq": 10000.0, "sliding_window_pattern": 6})"},
+      {.name = "gptoss", .hf_model_types = {"gpt_oss"}, .hf_classes = {"GptOssForCausalLM"},
+       .gguf_name = "gpt-oss", .norm = NormType::RmsNorm,
+       .activation = Activation::SwiGLUOaiClamped, .hf_rope_layout = RopeLayout::HalfSplit,
+       .gguf_rope_layout = RopeLayout::HalfSplit, .sliding = SlidingLayers::EvenLayers,
+       .bias = AttentionBias::QkvoIfFlag, .qk_norm_always = false, .post_norms = false,
+       .gemma_embedding_scale = false, .mla = false, .fused_qkv = false,
+       .attention_sinks = true, .gating = ExpertGating::Softmax, .score_bias = false,
+       .norm_topk_default = true, .expert_biases = true,
+       .hf_defaults = R"({"num_hidden_layers": 36, "num_local_experts": 128, "vocab_size": 201088,
+           "hidden_size": 2880, "intermediate_size": 2880, "head_dim": 64,
+           "num_attention_heads": 64, "num_key_value_heads": 8, "sliding_window": 128,
+           "rope_theta": 150000.0, "tie_word_embeddings": false, "hidden_act": "silu",
+           "rms_norm_eps": 1e-5, "rope_scaling": {"rope_type": "yarn", "factor": 32.0,
+           "beta_fast": 32.0, "beta_slow": 1.0, "truncate": false,
+           "original_max_position_embeddings": 4096}, "attention_bias": true,
+           "max_position_embeddings": 131072, "num_experts_per_tok": 4,
+           "swiglu_limit": 7.0})"},
+      {.name = "phi3", .hf_model_types = {"phi3"}, .hf_classes = {"Phi3ForCausalLM"},
+       .gguf_name = "phi3", .norm = NormType::RmsNorm, .activation = Activation::SwiGLU,
+       .hf_rope_layout = RopeLayout::HalfSplit, .gguf_rope_layout = RopeLayout::HalfSplit,
+       .sliding = SlidingLayers::AllIfWindow, .bias = AttentionBias::None,
+       .qk_norm_always = false, .post_norms = false, .gemma_embedding_scale = false,
+       .mla = false, .fused_qkv = true, .attention_sinks = false,
+       .gating = ExpertGating::Softmax, .score_bias = false, .norm_topk_default = false,
+       .expert_biases = false,
+       .hf_defaults = R"({"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+           "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": null,
+           "hidden_act": "silu", "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+           "tie_word_embeddings": false, "rope_theta": 10000.0, "partial_rotary_factor": 1.0,
+           "sliding_window": null})"},
+  };
+  return table;
+}
+
+template <typename Match>
+const ArchitectureInfo* find_first(Match match) {
+  for (const ArchitectureInfo& info : registry()) {
+    if (match(info)) return &info;
+  }
+  return nullptr;
+}
+
+bool contains(const std::vector<std::string_view>& names, std::string_view name) {
+  for (std::string_view candidate : names) {
+    if (candidate == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::span<const ArchitectureInfo> all_architectures() { return registry(); }
+
+const ArchitectureInfo* find_architecture(std::string_view canonical_name) {
+  return find_first([&](const ArchitectureInfo& a) { return a.name == canonical_name; });
+}
+
+const ArchitectureInfo* find_architecture_by_hf_model_type(std::string_view model_type) {
+  return find_first([&](const ArchitectureInfo& a) { return contains(a.hf_model_types, model_type); });
+}
+
+const ArchitectureInfo* find_architecture_by_hf_class(std::string_view class_name) {
+  return find_first([&](const ArchitectureInfo& a) { return contains(a.hf_classes, class_name); });
+}
+
+const ArchitectureInfo* find_architecture_by_gguf(std::string_view gguf_name) {
+  if (gguf_name.empty()) return nullptr;
+  return find_first([&](const ArchitectureInfo& a) { return a.gguf_name == gguf_name; });
+}
+
+}  // namespace pocketllm
