@@ -10,6 +10,16 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<KvType, 3> kKvTypes = {KvType::F16, KvType::Q8_0, KvType::Q4_0};
+
+// llama.cpp's --cache-type names, with the plain width people ask about.
+std::string kv_type_label(KvType type) {
+  switch (type) {
+    case KvType::F16: return "f16";
+    case KvType::Q8_0: return "q8_0 (int8)";
+    case KvType::Q4_0: return "q4_0 (int4)";
+  }
+  return std::string(kv_type_name(type));
+}
 constexpr uint64_t kReferenceContext = 4096;
 
 json rope_json(const RopeDesc& r) {
@@ -172,7 +182,7 @@ std::string format_count(uint64_t count) {
 std::string format_model_info(const ModelDesc& d, const ModelStats& s) {
   std::string out;
   auto line = [&](std::string_view label, const std::string& value) {
-    out += fmt::format("{:<18}{}\n", label, value);
+    out += fmt::format("{:<22}{}\n", label, value);
   };
   line("architecture", d.source_architecture.empty() || d.source_architecture == d.architecture
                            ? d.architecture
@@ -207,7 +217,7 @@ std::string format_model_info(const ModelDesc& d, const ModelStats& s) {
   line("rope", rope);
   line("ffn", fmt::format("{}, {}{}", d.n_ff > 0 ? std::to_string(d.n_ff) : "none (all MoE)",
                           activation_name(d.activation), d.tied_embeddings ? ", tied embeddings" : ""));
-  line("norm", fmt::format("{} eps {}", norm_type_name(d.norm), d.norm_eps));
+  line("norm", fmt::format("{} eps {:.3g}", norm_type_name(d.norm), d.norm_eps));
   if (d.is_moe()) {
     const MoeDesc& m = d.moe;
     std::string moe = fmt::format("{} experts, {} per token, expert FFN {}", m.n_experts,
@@ -235,7 +245,7 @@ std::string format_model_info(const ModelDesc& d, const ModelStats& s) {
       value += fmt::format(" (latent; expanded {} B/token, {})", kv.expanded_bytes_per_token(type),
                            format_bytes(kv.expanded_bytes_for_context(kReferenceContext, type)));
     }
-    line(fmt::format("kv cache {}", kv_type_name(type)), value);
+    line(fmt::format("kv cache {}", kv_type_label(type)), value);
   }
   return out;
 }

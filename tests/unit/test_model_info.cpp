@@ -56,13 +56,13 @@ TEST(ModelInfo, JsonCarriesIntegersAndTheHandCheckedFigures) {
 TEST(ModelInfo, TextLines) {
   const ModelDesc d = describe_config("Llama-3.1-8B.json");
   const std::string text = format_model_info(d, compute_stats(d));
-  EXPECT_NE(text.find("architecture      llama (LlamaForCausalLM)\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("parameters        8.03 B (8030261248)\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("kv cache f16      131072 B/token; 512.00 MiB at 4096 tokens\n"), std::string::npos)
+  EXPECT_NE(text.find("architecture          llama (LlamaForCausalLM)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("parameters            8.03 B (8030261248)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("kv cache f16          131072 B/token; 512.00 MiB at 4096 tokens\n"), std::string::npos)
       << text;
   const ModelDesc oss = describe_config("gpt-oss-20b.json");
   const std::string oss_text = format_model_info(oss, compute_stats(oss));
-  EXPECT_NE(oss_text.find("sliding window    128 tokens on 12 of 24 layers\n"), std::string::npos) << oss_text;
+  EXPECT_NE(oss_text.find("sliding window        128 tokens on 12 of 24 layers\n"), std::string::npos) << oss_text;
   EXPECT_EQ(format_bytes(1023), "1023 B");
   EXPECT_EQ(format_bytes(3u * 1024 * 1024 * 1024 / 2), "1.50 GiB");
   EXPECT_EQ(format_count(3'608'307'264u), "3.61 B");

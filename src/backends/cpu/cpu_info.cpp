@@ -225,7 +225,10 @@ SimdFeatures simd_features_from_flags(const std::vector<std::string>& flags) {
 CpuinfoText parse_cpuinfo(std::string_view text) {
   CpuinfoText info;
   std::set<std::pair<unsigned, unsigned>> cores;
-  std::optional<unsigned> physical_id;
+  // A plain flag + value: gcc 12 -O3 reports a false maybe-uninitialized
+  // on std::optional<unsigned> here.
+  bool have_physical_id = false;
+  unsigned physical_id = 0;
   std::optional<uint64_t> implementer, part;
   bool have_flags = false;
   while (!text.empty()) {
@@ -238,7 +241,7 @@ CpuinfoText parse_cpuinfo(std::string_view text) {
     const std::string_view value = trim(line.substr(colon + 1));
     if (key == "processor") {
       ++info.processors;
-      physical_id.reset();
+      have_physical_id = false;
     } else if (key == "vendor_id" && info.vendor.empty()) {
       info.vendor = value;
     } else if (key == "model name" && info.model_name.empty()) {
@@ -247,10 +250,13 @@ CpuinfoText parse_cpuinfo(std::string_view text) {
       info.flags = split_words(value);
       have_flags = true;
     } else if (key == "physical id") {
-      if (const auto id = parse_uint(value); id && *id <= 0xffffffffu) physical_id = static_cast<unsigned>(*id);
-    } else if (key == "core id" && physical_id) {
       if (const auto id = parse_uint(value); id && *id <= 0xffffffffu) {
-        cores.emplace(*physical_id, static_cast<unsigned>(*id));
+        physical_id = static_cast<unsigned>(*id);
+        have_physical_id = true;
+      }
+    } else if (key == "core id" && have_physical_id) {
+      if (const auto id = parse_uint(value); id && *id <= 0xffffffffu) {
+        cores.emplace(physical_id, static_cast<unsigned>(*id));
       }
     } else if (key == "CPU implementer" && !implementer) {
       implementer = parse_uint(value);
