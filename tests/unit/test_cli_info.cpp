@@ -2,9 +2,11 @@
 // stdout (text and --json) and stderr.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +20,11 @@ struct RunResult {
 };
 
 RunResult run_pocketllm(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "pocketllm_cli_stderr.txt";
+  // ctest runs tests in parallel processes: each needs its own stderr file.
+  std::string err_path = ::testing::TempDir() + "pocketllm_cli_stderr_XXXXXX";
+  const int fd = ::mkstemp(err_path.data());
+  if (fd < 0) return {};
+  ::close(fd);
   const std::string command = std::string(POCKETLLM_BINARY) + " " + args + " 2>" + err_path;
   RunResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -32,6 +38,7 @@ RunResult run_pocketllm(const std::string& args) {
     while ((n = std::fread(buffer.data(), 1, buffer.size(), err)) > 0) result.err.append(buffer.data(), n);
     std::fclose(err);
   }
+  std::remove(err_path.c_str());
   return result;
 }
 
