@@ -1,14 +1,13 @@
 #include "planner/memory_probe.h"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
 
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace pocketllm {
 namespace {
@@ -18,20 +17,6 @@ namespace fs = std::filesystem;
 // cgroup v1 writes "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712
 // with 4 KiB pages, other values with larger pages); nothing real is this big.
 constexpr uint64_t kCgroupV1Unlimited = uint64_t{1} << 62;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
-}
-
-std::optional<std::string> read_text_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return std::move(out).str();
-}
 
 std::optional<uint64_t> parse_u64(std::string_view s) {
   uint64_t value = 0;
