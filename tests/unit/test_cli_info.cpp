@@ -1,46 +1,15 @@
 // `pocketllm info` as a user runs it: the real binary, its exit status,
 // stdout (text and --json) and stderr.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
+
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-RunResult run_pocketllm(const std::string& args) {
-  // ctest runs tests in parallel processes: each needs its own stderr file.
-  std::string err_path = ::testing::TempDir() + "pocketllm_cli_stderr_XXXXXX";
-  const int fd = ::mkstemp(err_path.data());
-  if (fd < 0) return {};
-  ::close(fd);
-  const std::string command = std::string(POCKETLLM_BINARY) + " " + args + " 2>" + err_path;
-  RunResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int wait_status = ::pclose(pipe);
-  result.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  if (FILE* err = std::fopen(err_path.c_str(), "r")) {
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), err)) > 0) result.err.append(buffer.data(), n);
-    std::fclose(err);
-  }
-  std::remove(err_path.c_str());
-  return result;
-}
+using namespace pocketllm::test_support;
 
 nlohmann::json info_json(const std::string& model) {
   const RunResult run = run_pocketllm("info --json " + model);
@@ -48,9 +17,7 @@ nlohmann::json info_json(const std::string& model) {
   return nlohmann::json::parse(run.out);
 }
 
-std::string data(const std::string& relative) {
-  return std::string(POCKETLLM_TEST_DATA_DIR) + "/" + relative;
-}
+std::string data(const std::string& relative) { return test_data_path(relative); }
 
 TEST(CliInfo, EmbeddedModelTextNamesArchitectureAndParameters) {
   const RunResult run = run_pocketllm("info");

@@ -1,6 +1,7 @@
 // Hugging Face model folders and bare config files: what is found, what is
 // optional, and the one-line errors for malformed JSON (the committed corpus
 // tests/data/hf/malformed/EXPECTED.txt).
+#include "test_support.h"
 #include "formats/hf_model_dir.h"
 
 #include <gtest/gtest.h>
@@ -17,40 +18,11 @@
 namespace pocketllm {
 namespace {
 
+using namespace pocketllm::test_support;
+
 namespace fs = std::filesystem;
 
 const std::string kData = POCKETLLM_TEST_DATA_DIR;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "pocketllm_hf_XXXXXX").string();
-    path_ = ::mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(HfModelDir, GoldenQwen3Folder) {
   const std::string folder = kData + "/hf/qwen3";

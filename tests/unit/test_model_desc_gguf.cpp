@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "model/model_desc_gguf.h"
@@ -22,6 +23,8 @@
 
 namespace pocketllm {
 namespace {
+
+using namespace pocketllm::test_support;
 
 using nlohmann::json;
 using VT = GgufValueType;
@@ -83,12 +86,6 @@ TEST(ModelDescGguf, LlamaTinyRandom) {
   EXPECT_EQ(d.context_length, 4096u);
   EXPECT_EQ(d.name, "LLaMA v2");
   expect_tensors_match(file, d);
-}
-
-json load(const std::string& relative) {
-  std::ifstream in(std::string(POCKETLLM_TEST_DATA_DIR) + "/" + relative);
-  EXPECT_TRUE(in.good()) << relative;
-  return json::parse(in);
 }
 
 // Builds GGUF files in a per-test folder, removed afterwards.
@@ -226,7 +223,7 @@ void expect_same_model(const ModelDesc& hf, const ModelDesc& gguf) {
 }
 
 ModelDesc golden_hf(const std::string& bundle) {
-  return describe_from_hf_config(load("golden/" + bundle + "/config.json"), bundle);
+  return describe_from_hf_config(load_test_json("golden/" + bundle + "/config.json"), bundle);
 }
 
 TEST_F(GgufBuilderTest, GptOss) {
@@ -345,7 +342,7 @@ TEST_F(GgufBuilderTest, Gemma3WithPerLayerPattern) {
 }
 
 TEST_F(GgufBuilderTest, Gemma3DefaultPatternIsFiveLocalOneGlobal) {
-  const ModelDesc hf = describe_from_hf_config(load("configs/gemma-3-4b-it.json"), "gemma3-4b");
+  const ModelDesc hf = describe_from_hf_config(load_test_json("configs/gemma-3-4b-it.json"), "gemma3-4b");
   GgufWriter w;
   add_common(w, "gemma3", hf, 0);
   add_u32(w, "gemma3.attention.key_length", hf.head_dim_k);

@@ -9,22 +9,19 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
 #include "model/model_desc_hf.h"
 #include "util/error.h"
 
 namespace pocketllm {
 namespace {
 
+using namespace pocketllm::test_support;
+
 using nlohmann::json;
 
-json load(const std::string& relative) {
-  std::ifstream in(std::string(POCKETLLM_TEST_DATA_DIR) + "/" + relative);
-  EXPECT_TRUE(in.good()) << relative;
-  return json::parse(in);
-}
-
 ModelDesc describe_config(const std::string& file) {
-  return describe_from_hf_config(load("configs/" + file), file);
+  return describe_from_hf_config(load_test_json("configs/" + file), file);
 }
 
 // Expects describe_from_hf_config to throw an InputError whose message contains `needle`.
@@ -50,8 +47,8 @@ const std::map<std::string, std::string> kGoldenArchitectures = {
 TEST(ModelDescHf, GoldenBundlesMatchWhatTransformersComputed) {
   for (const auto& [bundle, canonical] : kGoldenArchitectures) {
     SCOPED_TRACE(bundle);
-    const json golden = load("golden/" + bundle + "/golden.json");
-    const ModelDesc d = describe_from_hf_config(load("golden/" + bundle + "/config.json"), bundle);
+    const json golden = load_test_json("golden/" + bundle + "/golden.json");
+    const ModelDesc d = describe_from_hf_config(load_test_json("golden/" + bundle + "/config.json"), bundle);
     EXPECT_EQ(d.architecture, canonical);
     EXPECT_EQ(d.source_architecture, golden["architecture"].get<std::string>());
     EXPECT_EQ(d.vocab_size, 320u);
@@ -98,7 +95,7 @@ TEST(ModelDescHf, GoldenBundlesMatchWhatTransformersComputed) {
 
 TEST(ModelDescHf, GoldenQuirksFromTheReadme) {
   auto golden = [](const std::string& bundle) {
-    return describe_from_hf_config(load("golden/" + bundle + "/config.json"), bundle);
+    return describe_from_hf_config(load_test_json("golden/" + bundle + "/config.json"), bundle);
   };
   const ModelDesc llama = golden("llama3");
   EXPECT_EQ(llama.rope.scaling, RopeScalingType::Llama3);
@@ -205,7 +202,7 @@ TEST(ModelDescHf, GoldenQuirksFromTheReadme) {
 TEST(ModelDescHf, LegacyRopeKeysGiveTheSameDescription) {
   for (const auto& [bundle, canonical] : kGoldenArchitectures) {
     SCOPED_TRACE(bundle);
-    json v5 = load("golden/" + bundle + "/config.json");
+    json v5 = load_test_json("golden/" + bundle + "/config.json");
     json legacy = v5;
     legacy.erase("rope_parameters");
     const ModelDesc a = describe_from_hf_config(v5, bundle);
@@ -315,7 +312,7 @@ TEST(ModelDescHf, Gemma4IsAnUnsupportedArchitecture) {
 }
 
 TEST(ModelDescHf, BadValuesNameTheKey) {
-  const json base = load("golden/llama3/config.json");
+  const json base = load_test_json("golden/llama3/config.json");
   auto with = [&](const std::string& key, const json& value) {
     json config = base;
     config[key] = value;
@@ -343,7 +340,7 @@ TEST(ModelDescHf, BadValuesNameTheKey) {
   expect_error(only_class, "unsupported architecture 'FooForCausalLM'");
   expect_error(json::array(), "expected a JSON object");
 
-  const json gemma = load("golden/gemma2/config.json");
+  const json gemma = load_test_json("golden/gemma2/config.json");
   json short_types = gemma;
   short_types["layer_types"] = json::array({"sliding_attention"});
   expect_error(short_types, "key 'layer_types': has 1 entries for 4 layers");
@@ -351,7 +348,7 @@ TEST(ModelDescHf, BadValuesNameTheKey) {
   no_window["sliding_window"] = nullptr;
   expect_error(no_window, "key 'sliding_window'");
 
-  const json moe = load("golden/qwen3moe/config.json");
+  const json moe = load_test_json("golden/qwen3moe/config.json");
   json too_many = moe;
   too_many["num_experts_per_tok"] = 9;
   expect_error(too_many, "key 'num_experts_per_tok': 9 exceeds the 8 experts");
@@ -359,14 +356,14 @@ TEST(ModelDescHf, BadValuesNameTheKey) {
   bad_step["mlp_only_layers"] = json::array({7});
   expect_error(bad_step, "key 'mlp_only_layers': layer 7 out of range");
 
-  json nested = load("configs/gemma-3-4b-it.json");
+  json nested = load_test_json("configs/gemma-3-4b-it.json");
   nested["text_config"]["num_hidden_layers"] = 0;
   expect_error(nested, "key 'text_config.num_hidden_layers'");
 }
 
 // Qwen's dense-only layers and sparse step (not used by the golden bundle).
 TEST(ModelDescHf, QwenMoeLayerSelection) {
-  json config = load("golden/qwen3moe/config.json");
+  json config = load_test_json("golden/qwen3moe/config.json");
   config["num_hidden_layers"] = 4;
   config["decoder_sparse_step"] = 2;
   config["mlp_only_layers"] = json::array({3});

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
 #include "model/model_desc_hf.h"
 #include "model/model_info.h"
 #include "model/model_stats.h"
@@ -16,8 +17,7 @@ namespace {
 using nlohmann::json;
 
 ModelDesc describe_config(const std::string& file) {
-  std::ifstream in(std::string(POCKETLLM_TEST_DATA_DIR) + "/configs/" + file);
-  return describe_from_hf_config(json::parse(in), file);
+  return describe_from_hf_config(test_support::load_test_json("configs/" + file), file);
 }
 
 TEST(ModelInfo, JsonCarriesIntegersAndTheHandCheckedFigures) {

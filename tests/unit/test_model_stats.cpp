@@ -8,22 +8,19 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
 #include "model/model_desc_hf.h"
 #include "model/model_stats.h"
 
 namespace pocketllm {
 namespace {
 
+using namespace pocketllm::test_support;
+
 using nlohmann::json;
 
-json load(const std::string& relative) {
-  std::ifstream in(std::string(POCKETLLM_TEST_DATA_DIR) + "/" + relative);
-  EXPECT_TRUE(in.good()) << relative;
-  return json::parse(in);
-}
-
 ModelDesc describe_config(const std::string& file) {
-  return describe_from_hf_config(load("configs/" + file), file);
+  return describe_from_hf_config(load_test_json("configs/" + file), file);
 }
 
 double as_double(uint64_t count) { return static_cast<double>(count); }
@@ -86,8 +83,8 @@ std::string gguf_suffix(const std::string& hf, bool gemma) {
 TEST(ModelStats, ExpectedTensorsMatchEveryGoldenCheckpoint) {
   for (const char* bundle : kGoldenBundles) {
     SCOPED_TRACE(bundle);
-    const json golden = load(std::string("golden/") + bundle + "/golden.json");
-    const ModelDesc d = describe_from_hf_config(load(std::string("golden/") + bundle + "/config.json"), bundle);
+    const json golden = load_test_json(std::string("golden/") + bundle + "/golden.json");
+    const ModelDesc d = describe_from_hf_config(load_test_json(std::string("golden/") + bundle + "/config.json"), bundle);
     const ModelStats stats = compute_stats(d);
 
     // Parameters per layer (index n_layers: outside the layers) in the checkpoint...

@@ -1,6 +1,7 @@
 // Safetensors reader on real files written by Hugging Face's safetensors
 // (facts from golden.json, written by the same Python run), on files built
 // here with every dtype, and on sharded models (index + shards in a temp dir).
+#include "test_support.h"
 #include "formats/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +20,8 @@
 
 namespace pocketllm {
 namespace {
+
+using namespace pocketllm::test_support;
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -39,16 +42,6 @@ struct TestTensor {
   std::vector<uint8_t> bytes;
 };
 
-// u64 little-endian header size + header + data. (Built as a string: GCC 12
-// at -O3 warns falsely about inserting into a small std::vector.)
-std::vector<uint8_t> with_header(const std::string& header, const std::string& data = "") {
-  std::string file;
-  for (size_t i = 0; i < 8; ++i) file.push_back(static_cast<char>(header.size() >> (8 * i)));
-  file += header;
-  file += data;
-  return {file.begin(), file.end()};
-}
-
 // Lays the tensors out in the given order, header padded with spaces to 8
 // bytes like the reference writer.
 std::vector<uint8_t> build_safetensors(const std::vector<TestTensor>& tensors,
@@ -65,7 +58,7 @@ std::vector<uint8_t> build_safetensors(const std::vector<TestTensor>& tensors,
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string data;
   for (const auto& t : tensors) data.append(t.bytes.begin(), t.bytes.end());
-  return with_header(text, data);
+  return safetensors_bytes(text, data);
 }
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
@@ -91,42 +84,6 @@ std::vector<TestTensor> one_tensor_per_dtype() {
     tensors.push_back({"t." + name, name, {2, 4}, pattern(8 * bits / 8, seed++)});
   }
   return tensors;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "pocketllm_st_XXXXXX").string();
-    path_ = ::mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // --- dtypes ----------------------------------------------------------------
@@ -292,7 +249,7 @@ TEST(SafetensorsFile, NoTensorsAtAllIsAValidFile) {
 
 TEST(SafetensorsFile, EscapedNamesAreDecoded) {
   const std::string header = R"({"caf\u00e9.w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})";
-  const std::vector<uint8_t> bytes = with_header(header, std::string(1, '\x2a'));
+  const std::vector<uint8_t> bytes = safetensors_bytes(header, std::string(1, '\x2a'));
   const SafetensorsFile file = SafetensorsFile::from_memory(bytes, "escaped.safetensors");
   ASSERT_NE(file.find("caf\xC3\xA9.w"), nullptr);
   EXPECT_EQ(file.find("caf\xC3\xA9.w")->data[0], 42);

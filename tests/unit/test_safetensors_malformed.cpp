@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "formats/safetensors.h"
 #include "util/error.h"
 
 namespace pocketllm {
 namespace {
+
+using namespace pocketllm::test_support;
 
 namespace fs = std::filesystem;
 
@@ -93,16 +96,6 @@ INSTANTIATE_TEST_SUITE_P(Corpus, MalformedFile, testing::ValuesIn(read_expectati
                            return name;
                          });
 
-// u64 little-endian header size + header + data. (Built as a string: GCC 12
-// at -O3 warns falsely about inserting into a small std::vector.)
-std::vector<uint8_t> with_header(const std::string& header, const std::string& data = "") {
-  std::string file;
-  for (size_t i = 0; i < 8; ++i) file.push_back(static_cast<char>(header.size() >> (8 * i)));
-  file += header;
-  file += data;
-  return {file.begin(), file.end()};
-}
-
 // A valid file with several dtypes, metadata and an empty tensor.
 std::vector<uint8_t> valid_file() {
   const std::string header =
@@ -111,7 +104,7 @@ std::vector<uint8_t> valid_file() {
       R"("data_offsets":[10,10]},"d":{"dtype":"F32","shape":[],"data_offsets":[10,14]}}  )";
   std::string data;
   for (char i = 0; i < 14; ++i) data.push_back(i);
-  return with_header(header, data);
+  return safetensors_bytes(header, data);
 }
 
 TEST(SafetensorsMalformed, ValidBaseFileParses) {
@@ -154,7 +147,7 @@ TEST(SafetensorsMalformed, HundredThousandOpenBracketsDoNotOverflowTheStack) {
   for (int i = 0; i < 20000; ++i) objects += "{\"a\":";
   for (const std::string& body : {std::string(100000, '['), objects}) {
     std::string header = "{\"x\":" + body;
-    const std::vector<uint8_t> bytes = with_header(header);
+    const std::vector<uint8_t> bytes = safetensors_bytes(header);
     try {
       SafetensorsFile::from_memory(bytes, "deep");
       FAIL() << "deep nesting accepted";
@@ -169,12 +162,12 @@ TEST(SafetensorsMalformed, NestingUpToTheLimitIsAccepted) {
   // strings, so nest inside an ignored extra field of a tensor entry.
   std::string extra = std::string(61, '[') + std::string(61, ']');
   std::string header = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[)" + extra + "]}}";
-  const std::vector<uint8_t> at_limit = with_header(header, "\x01");
+  const std::vector<uint8_t> at_limit = safetensors_bytes(header, "\x01");
   EXPECT_NO_THROW(SafetensorsFile::from_memory(at_limit, "deep-ok"));
 
   header.insert(header.find("[]"), "[");
   header.insert(header.find("]]"), "]");
-  const std::vector<uint8_t> over_limit = with_header(header, "\x01");
+  const std::vector<uint8_t> over_limit = safetensors_bytes(header, "\x01");
   EXPECT_THROW(SafetensorsFile::from_memory(over_limit, "deep-65"), InputError);
 }
 
