@@ -12,6 +12,7 @@
 
 #include "formats/gguf.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace pocketllm {
 namespace {
@@ -67,8 +68,7 @@ TEST(GgufMalformed, EachFileGivesItsOneLineError) {
     EXPECT_NE(msg.find(c.expected), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     // The same bytes in memory give the same error, under the given name.
-    std::ifstream in(path, std::ios::binary);
-    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::vector<uint8_t> bytes = pocketllm::test_support::read_file_u8(path);
     try {
       (void)GgufFile::from_memory(bytes, "mem:" + c.file);
       ADD_FAILURE() << "from_memory accepted it";

@@ -11,6 +11,7 @@
 
 #include "formats/gguf.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace pocketllm {
 namespace {
@@ -20,10 +21,7 @@ const std::string kTinyRandom = kDataDir + "/llama-2-tiny-random.gguf";
 const std::string kBertVocab = kDataDir + "/ggml-vocab-bert-bge.gguf";
 const std::string kStories = POCKETLLM_TEST_DATA_DIR "/../../models/stories260K.gguf";
 
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::vector<uint8_t> read_all(const std::string& path) { return pocketllm::test_support::read_file_u8(path); }
 
 TEST(GgufReader, TinyRandomLlamaHeaderAndHyperparameters) {
   const GgufFile f = GgufFile::open(kTinyRandom);

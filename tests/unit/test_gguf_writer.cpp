@@ -18,16 +18,14 @@
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace pocketllm {
 namespace {
 
 using VT = GgufValueType;
 
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::vector<uint8_t> read_all(const std::string& path) { return pocketllm::test_support::read_file_u8(path); }
 
 // A path in a fresh per-test folder, removed afterwards.
 class GgufWriterTest : public ::testing::Test {

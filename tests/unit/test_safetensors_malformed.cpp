@@ -41,10 +41,7 @@ std::vector<Expectation> read_expectations() {
   return list;
 }
 
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::vector<uint8_t> read_bytes(const std::string& path) { return pocketllm::test_support::read_file_u8(path); }
 
 TEST(SafetensorsMalformed, CorpusListsEveryFileOnce) {
   const auto expectations = read_expectations();

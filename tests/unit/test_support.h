@@ -21,6 +21,24 @@
 
 namespace pocketllm::test_support {
 
+// Whole file as bytes (stdio, not istreambuf_iterator: gcc 12 -O3 reports a
+// false null dereference inside the latter).
+inline std::string read_file_bytes(const std::string& path) {
+  std::string bytes;
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return bytes;
+  std::array<char, 65536> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) bytes.append(buffer.data(), n);
+  std::fclose(file);
+  return bytes;
+}
+
+inline std::vector<uint8_t> read_file_u8(const std::string& path) {
+  const std::string bytes = read_file_bytes(path);
+  return {bytes.begin(), bytes.end()};
+}
+
 inline std::string test_data_path(const std::string& relative) {
   return std::string(POCKETLLM_TEST_DATA_DIR) + "/" + relative;
 }
@@ -69,8 +87,7 @@ inline RunResult run_pocketllm(const std::string& args) {
     const int wait_status = ::pclose(pipe);
     result.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
   }
-  std::ifstream err(err_path, std::ios::binary);
-  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  result.err = read_file_bytes(err_path);
   std::filesystem::remove(err_path);
   return result;
 }
