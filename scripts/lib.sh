@@ -6,10 +6,11 @@ POCKETLLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages for building and running pocketllm.
 BUILD_PACKAGES=(cmake ninja-build g++ pkg-config
-  libcli11-dev nlohmann-json3-dev libfmt-dev)
+  libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev libutf8proc-dev)
 # Extra packages for the tests: GoogleTest, clang with libFuzzer and the
-# sanitizer runtimes for the asan configuration.
-TEST_PACKAGES=(libgtest-dev clang libclang-rt-dev)
+# sanitizer runtimes for the asan configuration, node and npm for the
+# reference implementations in tests/js.
+TEST_PACKAGES=(libgtest-dev clang libclang-rt-dev nodejs npm)
 
 die() { echo "pocketllm: $*" >&2; exit 1; }
 
@@ -33,6 +34,24 @@ install_packages() {
     || die "apt-get update failed; cannot install: ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" \
     || die "apt-get install failed for: ${missing[*]} (see the apt output above)"
+}
+
+# Installs the npm packages the tests compare against (tests/js, versions
+# pinned by its package-lock.json) with `npm ci`. Skipped when node_modules
+# was installed from the same lockfile, so running it again is cheap.
+install_npm_test_packages() {
+  local js_dir="$POCKETLLM_ROOT/tests/js"
+  local stamp="$js_dir/node_modules/.pocketllm-lock.sha256"
+  local lock_hash
+  lock_hash=$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is missing (Debian packages: nodejs npm)"
+  echo "pocketllm: installing npm test packages in tests/js (npm ci)"
+  (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund) \
+    || die "npm ci failed in $js_dir (is the npm registry reachable? see the npm output above)"
+  echo "$lock_hash" > "$stamp"
 }
 
 # One compile job per ~2.5 GB of available memory, at most the core count:

@@ -6,6 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+install_npm_test_packages
 
 FUZZ_SECONDS="${POCKETLLM_FUZZ_SECONDS:-60}"
 RELEASE_DIR="$POCKETLLM_ROOT/build/test-release"

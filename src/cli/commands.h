@@ -6,5 +6,7 @@
 namespace pocketllm::cli {
 
 void add_info_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 }  // namespace pocketllm::cli

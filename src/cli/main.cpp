@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", POCKETLLM_VERSION_STRING);
   pocketllm::cli::add_info_command(app);
+  pocketllm::cli::add_tokenize_command(app);
+  pocketllm::cli::add_template_command(app);
 
   try {
     app.parse(argc, argv);
