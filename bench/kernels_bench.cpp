@@ -1,0 +1,272 @@
+// pocketllm-bench-kernels: this machine's memory read bandwidth, then the
+// weight-times-activation products of every weight type on 1B-class shapes
+// (W [rows x k] = 2048x2048, 2048x5632, 5632x2048, 32000x2048) at batch
+// 1 (decode GEMV: weight bytes read per second, and as a fraction of the
+// measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), threaded like the
+// engine: activations quantized split by tokens, rows split in static tiles.
+//
+//   pocketllm-bench-kernels [--threads=N] [--types=Q4_0,Q8_0] [--batches=1,8]
+//                           [--shapes=2048x2048,...] [--bandwidth-mib=N]
+//                           [Google Benchmark flags, e.g. --benchmark_format=json]
+//
+// The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it.
+// With --benchmark_format=json the JSON goes to stdout (the bandwidth is in
+// its "context") and the text report to stderr.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "backends/cpu/cpu_info.h"
+#include "backends/cpu/matmul/matmul.h"
+#include "backends/cpu/thread_pool.h"
+#include "formats/ggml_types.h"
+#include "read_bandwidth.h"
+
+namespace pocketllm::bench {
+namespace {
+
+struct Shape {
+  int64_t rows;
+  int64_t k;
+};
+
+struct Options {
+  unsigned threads = 2;
+  std::vector<GgmlType> types;
+  std::vector<int64_t> batches = {1, 8, 64, 512};
+  std::vector<Shape> shapes = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {32000, 2048}};
+  size_t bandwidth_bytes = 0;  // 0: max(1 GiB, 4 x L3)
+  bool json = false;
+};
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(sep, start), s.size());
+    if (end > start) out.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Takes our flags out of argv (Google Benchmark rejects unknown ones).
+Options parse_options(int& argc, char** argv) {
+  Options o;
+  for (const GgmlType t :
+       {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
+        GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
+        GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+        GgmlType::MXFP4}) {
+    if (MatmulKernels::supports(t)) o.types.push_back(t);
+  }
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    const auto value = [&](std::string_view flag) { return std::string(arg.substr(flag.size())); };
+    if (arg.starts_with("--threads=")) {
+      o.threads = static_cast<unsigned>(std::stoul(value("--threads=")));
+    } else if (arg.starts_with("--types=")) {
+      o.types.clear();
+      for (const std::string& name : split(value("--types="), ',')) {
+        const auto t = ggml_type_from_name(name);
+        if (!t || !MatmulKernels::supports(*t)) {
+          std::fprintf(stderr, "unknown or unsupported weight type %s\n", name.c_str());
+          std::exit(2);
+        }
+        o.types.push_back(*t);
+      }
+    } else if (arg.starts_with("--batches=")) {
+      o.batches.clear();
+      for (const std::string& b : split(value("--batches="), ',')) o.batches.push_back(std::stoll(b));
+    } else if (arg.starts_with("--shapes=")) {
+      o.shapes.clear();
+      for (const std::string& s : split(value("--shapes="), ',')) {
+        const size_t x = s.find('x');
+        o.shapes.push_back({std::stoll(s.substr(0, x)), std::stoll(s.substr(x + 1))});
+      }
+    } else if (arg.starts_with("--bandwidth-mib=")) {
+      o.bandwidth_bytes = std::stoull(value("--bandwidth-mib=")) << 20;
+    } else {
+      if (arg == "--benchmark_format=json") o.json = true;
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  return o;
+}
+
+// One weight matrix at a time (the 32000x2048 F32 one is 262 MB). Bytes are
+// random in [0x30, 0x3f], so every f16 / bf16 / f32 / e8m0 scale is a normal
+// number (no denormal slow paths) and quant values are random.
+const std::vector<std::byte>& weight_bytes(GgmlType type, const Shape& shape) {
+  static std::vector<std::byte> bytes;
+  static GgmlType cached_type = GgmlType::I8;
+  static Shape cached_shape{0, 0};
+  if (cached_type != type || cached_shape.rows != shape.rows || cached_shape.k != shape.k) {
+    const WeightMatrix w{type, nullptr, shape.rows, shape.k};
+    bytes.assign(w.row_bytes() * static_cast<size_t>(shape.rows), std::byte{0});
+    std::mt19937 rng(42);
+    for (std::byte& b : bytes) b = static_cast<std::byte>(0x30 + (rng() & 0xf));
+    cached_type = type;
+    cached_shape = shape;
+  }
+  return bytes;
+}
+
+struct Result {
+  std::string type;
+  Shape shape;
+  int64_t batch;
+  double seconds;  // per product
+  double weight_bytes;
+};
+
+struct Context {
+  Options options;
+  ReadBandwidth bandwidth;
+  ThreadPool* pool = nullptr;
+  MatmulKernels* kernels = nullptr;
+  std::map<std::string, Result> results;  // by benchmark name; the last run wins
+};
+
+Context* g_context = nullptr;
+
+constexpr int64_t kRowsPerTask = 64;
+
+void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t batch) {
+  Context& ctx = *g_context;
+  ThreadPool& pool = *ctx.pool;
+  const MatmulKernels& kernels = *ctx.kernels;
+  const std::vector<std::byte>& bytes = weight_bytes(type, shape);
+  const WeightMatrix w{type, bytes.data(), shape.rows, shape.k};
+  std::vector<float> x(static_cast<size_t>(batch * shape.k));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& v : x) v = dist(rng);
+  std::vector<std::byte> scratch(kernels.activation_bytes(type, batch, shape.k));
+  std::vector<float> y(static_cast<size_t>(batch * shape.rows));
+  const PreparedActivations a = kernels.describe_activations(type, x.data(), batch, shape.k, scratch);
+  const auto row_tasks = static_cast<size_t>((shape.rows + kRowsPerTask - 1) / kRowsPerTask);
+
+  double total_seconds = 0.0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    if (a.format != ActivationFormat::F32) {
+      pool.parallel_for(static_cast<size_t>(batch), [&](size_t t, unsigned) {
+        MatmulKernels::quantize_tokens(a, static_cast<int64_t>(t), static_cast<int64_t>(t) + 1);
+      });
+    }
+    pool.parallel_for(row_tasks, [&](size_t task, unsigned) {
+      const auto begin = static_cast<int64_t>(task) * kRowsPerTask;
+      kernels.multiply_rows(w, a, y.data(), shape.rows, begin, std::min(begin + kRowsPerTask, shape.rows));
+    });
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    state.SetIterationTime(took.count());
+    total_seconds += took.count();
+    benchmark::DoNotOptimize(y.data());
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  const auto weight = static_cast<double>(bytes.size());
+  const double flops = 2.0 * static_cast<double>(batch) * static_cast<double>(shape.rows) *
+                       static_cast<double>(shape.k);
+  state.counters["weight_GBps"] =
+      benchmark::Counter(weight * 1e-9 * iterations, benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * iterations, benchmark::Counter::kIsRate);
+  const double seconds = total_seconds / iterations;
+  state.counters["fraction_of_read_bw"] = weight / seconds / ctx.bandwidth.bytes_per_second;
+  const std::string key = std::string(ggml_type_name(type)) + "/" + std::to_string(shape.rows) + "x" +
+                          std::to_string(shape.k) + "/n" + std::to_string(batch);
+  ctx.results[key] = {std::string(ggml_type_name(type)), shape, batch, seconds, weight};
+}
+
+void print_summary(const Context& ctx, std::FILE* out) {
+  std::fprintf(out, "\nSummary (%u threads, read bandwidth %.2f GB/s)\n", ctx.options.threads,
+               ctx.bandwidth.bytes_per_second * 1e-9);
+  std::fprintf(out, "%-7s %-11s %6s %11s %12s %9s %10s\n", "type", "W rows x k", "batch", "time_us",
+               "weight_GB/s", "of_bw", "GFLOP/s");
+  std::vector<const Result*> rows;
+  for (const auto& [name, r] : ctx.results) rows.push_back(&r);
+  // Registration order: type, shape, batch.
+  std::vector<std::string> type_order;
+  for (const GgmlType t : ctx.options.types) type_order.emplace_back(ggml_type_name(t));
+  const auto rank = [&](const Result* r) {
+    const auto type_index = std::find(type_order.begin(), type_order.end(), r->type) - type_order.begin();
+    size_t shape_index = 0;
+    while (shape_index < ctx.options.shapes.size() &&
+           (ctx.options.shapes[shape_index].rows != r->shape.rows ||
+            ctx.options.shapes[shape_index].k != r->shape.k)) {
+      ++shape_index;
+    }
+    return std::tuple(type_index, shape_index, r->batch);
+  };
+  std::sort(rows.begin(), rows.end(), [&](const Result* a, const Result* b) { return rank(a) < rank(b); });
+  for (const Result* r : rows) {
+    const double gbps = r->weight_bytes / r->seconds * 1e-9;
+    const double gflops = 2.0 * static_cast<double>(r->batch) * static_cast<double>(r->shape.rows) *
+                          static_cast<double>(r->shape.k) / r->seconds * 1e-9;
+    const std::string shape = std::to_string(r->shape.rows) + "x" + std::to_string(r->shape.k);
+    std::fprintf(out, "%-7s %-11s %6lld %11.1f %12.2f %8.1f%% %10.1f\n", r->type.c_str(), shape.c_str(),
+                 static_cast<long long>(r->batch), r->seconds * 1e6, gbps,
+                 100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, gflops);
+  }
+}
+
+}  // namespace
+}  // namespace pocketllm::bench
+
+int main(int argc, char** argv) {
+  using namespace pocketllm;
+  using namespace pocketllm::bench;
+  Context ctx;
+  ctx.options = parse_options(argc, argv);
+  std::FILE* text = ctx.options.json ? stderr : stdout;
+
+  ThreadPool pool(ctx.options.threads);
+  const CpuInfo cpu = probe_cpu();
+  MatmulKernels kernels(best_matmul_isa(cpu.simd));
+  ctx.pool = &pool;
+  ctx.kernels = &kernels;
+  g_context = &ctx;
+
+  size_t buffer_bytes = ctx.options.bandwidth_bytes;
+  if (buffer_bytes == 0) buffer_bytes = std::max<size_t>(size_t{1} << 30, 4 * cpu.caches.l3);
+  ctx.bandwidth = measure_read_bandwidth(pool, buffer_bytes, 5);
+  std::fprintf(text, "%s", format_cpu_text(cpu).c_str());
+  std::fprintf(text, "Memory read bandwidth: %.2f GB/s (%u threads, %zu MiB buffer, best of 5)\n",
+               ctx.bandwidth.bytes_per_second * 1e-9, ctx.bandwidth.threads,
+               ctx.bandwidth.buffer_bytes >> 20);
+  std::fprintf(text, "Matmul kernels: %s\n", std::string(matmul_isa_name(kernels.isa())).c_str());
+  std::fflush(text);
+
+  benchmark::AddCustomContext("read_bandwidth_GBps", std::to_string(ctx.bandwidth.bytes_per_second * 1e-9));
+  benchmark::AddCustomContext("threads", std::to_string(ctx.options.threads));
+  benchmark::AddCustomContext("matmul_isa", std::string(matmul_isa_name(kernels.isa())));
+
+  for (const GgmlType type : ctx.options.types) {
+    for (const Shape& shape : ctx.options.shapes) {
+      for (const int64_t batch : ctx.options.batches) {
+        const std::string name = std::string(ggml_type_name(type)) + "/" + std::to_string(shape.rows) +
+                                 "x" + std::to_string(shape.k) + "/n" + std::to_string(batch);
+        benchmark::RegisterBenchmark(name.c_str(), [type, shape, batch](benchmark::State& state) {
+          bench_product(state, type, shape, batch);
+        })->UseManualTime()->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  print_summary(ctx, text);
+  return 0;
+}

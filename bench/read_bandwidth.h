@@ -1,0 +1,18 @@
+#pragma once
+// STREAM-like read bandwidth: every thread sums its slice of a buffer far
+// larger than the last-level cache; the best of several passes counts.
+#include <cstddef>
+
+#include "backends/cpu/thread_pool.h"
+
+namespace pocketllm::bench {
+
+struct ReadBandwidth {
+  double bytes_per_second = 0.0;
+  size_t buffer_bytes = 0;
+  unsigned threads = 0;
+};
+
+ReadBandwidth measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int passes);
+
+}  // namespace pocketllm::bench

@@ -1,0 +1,162 @@
+#include "backends/cpu/matmul/matmul.h"
+
+#include <string>
+#include <vector>
+
+#include "backends/cpu/matmul/matmul_kernel_table.h"
+#include "backends/cpu/quant/activation_quant.h"
+#include "backends/cpu/quant/dequantize.h"
+#include "util/error.h"
+
+namespace pocketllm {
+
+using matmul_detail::TypeKernel;
+
+std::string_view matmul_isa_name(MatmulIsa isa) {
+  switch (isa) {
+    case MatmulIsa::Scalar: return "scalar";
+    case MatmulIsa::Avx2: return "avx2";
+    case MatmulIsa::Avx512: return "avx512";
+    case MatmulIsa::Neon: return "neon";
+  }
+  return "?";
+}
+
+bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
+  (void)simd;  // unused on aarch64, where NEON is baseline
+  switch (isa) {
+    case MatmulIsa::Scalar: return true;
+#if defined(__x86_64__)
+    case MatmulIsa::Avx2: return simd.avx2 && simd.fma && simd.f16c;
+    case MatmulIsa::Avx512:
+      return simd.avx2 && simd.fma && simd.f16c && simd.avx512f && simd.avx512bw &&
+             simd.avx512vl && simd.avx512_vnni;
+#else
+    case MatmulIsa::Avx2:
+    case MatmulIsa::Avx512: return false;
+#endif
+#if defined(__aarch64__)
+    case MatmulIsa::Neon: return true;  // Advanced SIMD is mandatory on aarch64
+#else
+    case MatmulIsa::Neon: return false;
+#endif
+  }
+  return false;
+}
+
+MatmulIsa best_matmul_isa(const SimdFeatures& simd) {
+  for (MatmulIsa isa : {MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::Neon}) {
+    if (matmul_isa_usable(isa, simd)) return isa;
+  }
+  return MatmulIsa::Scalar;
+}
+
+size_t WeightMatrix::row_bytes() const {
+  const GgmlTypeTraits& t = ggml_type_traits(type);
+  return static_cast<size_t>(k) / t.block_size * t.type_size;
+}
+
+namespace {
+
+TypeKernel kernel_for(MatmulIsa isa, GgmlType type) {
+  TypeKernel k;
+  switch (isa) {
+    case MatmulIsa::Scalar: break;
+    case MatmulIsa::Avx2: k = matmul_detail::avx2_kernel(type); break;
+    case MatmulIsa::Avx512: k = matmul_detail::avx512_kernel(type); break;
+    case MatmulIsa::Neon: k = matmul_detail::neon_kernel(type); break;
+  }
+  return k.fn != nullptr ? k : matmul_detail::scalar_kernel(type);
+}
+
+size_t activation_row_bytes(ActivationFormat format, int64_t k) {
+  switch (format) {
+    case ActivationFormat::F32: return 0;
+    case ActivationFormat::Q8x32: return static_cast<size_t>(k / kQK32) * sizeof(BlockQ8x32);
+    case ActivationFormat::Q8K: return static_cast<size_t>(k / kQKK) * sizeof(BlockQ8_K);
+  }
+  return 0;
+}
+
+void check_type(GgmlType type) {
+  if (!MatmulKernels::supports(type)) {
+    throw InputError("no matmul kernel for tensor type " + std::string(ggml_type_name(type)));
+  }
+}
+
+}  // namespace
+
+MatmulKernels::MatmulKernels(MatmulIsa isa) : isa_(isa) {}
+
+bool MatmulKernels::supports(GgmlType type) { return type != GgmlType::Q8_K && has_dequantizer(type); }
+
+ActivationFormat MatmulKernels::activation_format(GgmlType weight_type) const {
+  check_type(weight_type);
+  return kernel_for(isa_, weight_type).activation;
+}
+
+size_t MatmulKernels::activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const {
+  return static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
+}
+
+PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, const float* x,
+                                                        int64_t n, int64_t k,
+                                                        std::span<std::byte> scratch) const {
+  const uint32_t block = ggml_type_traits(weight_type).block_size;
+  if (k <= 0 || k % block != 0) {
+    throw InputError("matmul: k = " + std::to_string(k) + " is not a positive multiple of the " +
+                     std::string(ggml_type_name(weight_type)) + " block size " + std::to_string(block));
+  }
+  PreparedActivations a;
+  a.format = activation_format(weight_type);
+  a.n = n;
+  a.k = k;
+  a.f32 = x;
+  a.row_bytes = activation_row_bytes(a.format, k);
+  if (a.format != ActivationFormat::F32) {
+    if (scratch.size() < static_cast<size_t>(n) * a.row_bytes) {
+      throw InputError("matmul: activation scratch of " + std::to_string(scratch.size()) +
+                       " bytes, need " + std::to_string(static_cast<size_t>(n) * a.row_bytes));
+    }
+    a.quantized = scratch.data();
+  }
+  return a;
+}
+
+void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_begin,
+                                    int64_t token_end) {
+  // The scratch behind a.quantized was handed in writable (describe_activations).
+  auto* out = const_cast<std::byte*>(a.quantized);
+  for (int64_t t = token_begin; t < token_end; ++t) {
+    const float* x = a.f32 + t * a.k;
+    std::byte* row = out + static_cast<size_t>(t) * a.row_bytes;
+    switch (a.format) {
+      case ActivationFormat::F32: break;
+      case ActivationFormat::Q8x32:
+        quantize_row_q8x32(x, reinterpret_cast<BlockQ8x32*>(row), a.k);
+        break;
+      case ActivationFormat::Q8K:
+        quantize_row_q8_k(x, reinterpret_cast<BlockQ8_K*>(row), a.k);
+        break;
+    }
+  }
+}
+
+void MatmulKernels::multiply_rows(const WeightMatrix& w, const PreparedActivations& a, float* y,
+                                  int64_t ldy, int64_t row_begin, int64_t row_end) const {
+  const TypeKernel k = kernel_for(isa_, w.type);
+  if (k.fn == nullptr || k.activation != a.format || a.k != w.k) {
+    throw InputError("matmul: activations were not prepared for this " +
+                     std::string(ggml_type_name(w.type)) + " matrix");
+  }
+  if (row_begin < row_end) k.fn(w, a, y, ldy, row_begin, row_end);
+}
+
+void matmul(const MatmulKernels& kernels, const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  std::vector<std::byte> scratch(kernels.activation_bytes(w.type, n, w.k));
+  const PreparedActivations a = kernels.describe_activations(w.type, x, n, w.k, scratch);
+  MatmulKernels::quantize_tokens(a, 0, n);
+  kernels.multiply_rows(w, a, y, w.rows, 0, w.rows);
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,92 @@
+#pragma once
+// Products of a weight matrix with f32 activations, for every weight type
+// that has a reference dequantizer:
+//   Y[t][r] = sum_i W[r][i] * X[t][i]   for tokens t < n, rows r
+// i.e. Y [n x rows] = X [n x k] · W^T (n = 1 is the decode GEMV). Sums are
+// f32. Integer weight formats first quantize X (BlockQ8x32 for 32-element
+// blocks, Q8_K for K-quants and IQ4_XS) and use int8 dot products.
+//
+// Threading contract: prepare the activations once (or split by tokens),
+// then split multiply_rows by row ranges. Every Y[t][r] is computed by the
+// same instructions whatever the range, so any split gives bit-identical
+// results. Nothing here allocates except the convenience `matmul`.
+//
+// Layout: weights are used in place, in their GGUF block layout (zero copy);
+// no interleaved repack exists yet because none has been measured to help.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "backends/cpu/cpu_info.h"
+#include "formats/ggml_types.h"
+
+namespace pocketllm {
+
+// Instruction sets with their own kernels. Scalar dequantizes to f32 and is
+// the fallback for types an ISA has no kernel for.
+enum class MatmulIsa { Scalar, Avx2, Avx512, Neon };
+std::string_view matmul_isa_name(MatmulIsa isa);
+
+// Whether this build has kernels for `isa` and `simd` can run them.
+// Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
+// (the int8 dot is vpdpbusd); Neon needs an aarch64 build.
+bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd);
+MatmulIsa best_matmul_isa(const SimdFeatures& simd);
+
+enum class ActivationFormat { F32, Q8x32, Q8K };
+
+// W [rows x k]: `rows` rows of k elements of `type`, each row_bytes() long,
+// back to back (a GGUF 2-D tensor; ne0 = k). k is a multiple of the block size.
+struct WeightMatrix {
+  GgmlType type = GgmlType::F32;
+  const std::byte* data = nullptr;
+  int64_t rows = 0;
+  int64_t k = 0;
+  size_t row_bytes() const;
+};
+
+// X [n x k] f32 row-major, and its quantized form when the kernel wants one:
+// n rows of row_bytes each (k/32 BlockQ8x32 or k/256 BlockQ8_K).
+struct PreparedActivations {
+  ActivationFormat format = ActivationFormat::F32;
+  int64_t n = 0;
+  int64_t k = 0;
+  const float* f32 = nullptr;
+  const std::byte* quantized = nullptr;
+  size_t row_bytes = 0;
+};
+
+class MatmulKernels {
+ public:
+  explicit MatmulKernels(MatmulIsa isa);
+  MatmulIsa isa() const { return isa_; }
+
+  // True for types with a reference dequantizer.
+  static bool supports(GgmlType type);
+  ActivationFormat activation_format(GgmlType weight_type) const;
+  // Scratch bytes that prepare_activations needs (0 for F32).
+  size_t activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const;
+
+  // Describes X for weights of `weight_type`, with `scratch` (at least
+  // activation_bytes) as the quantized rows; then quantize_tokens fills rows
+  // [token_begin, token_end) — the whole range, or split among threads.
+  // Throws InputError on a type without kernels, k not a multiple of the
+  // block size, or scratch too small.
+  PreparedActivations describe_activations(GgmlType weight_type, const float* x, int64_t n,
+                                           int64_t k, std::span<std::byte> scratch) const;
+  static void quantize_tokens(const PreparedActivations& a, int64_t token_begin, int64_t token_end);
+
+  // Y[t][r] (at y[t * ldy + r]) for all t < a.n and r in [row_begin, row_end).
+  void multiply_rows(const WeightMatrix& w, const PreparedActivations& a, float* y, int64_t ldy,
+                     int64_t row_begin, int64_t row_end) const;
+
+ private:
+  MatmulIsa isa_;
+};
+
+// Single-threaded Y [n x w.rows] = X [n x w.k] · W^T with a temporary
+// scratch buffer (tests, tools).
+void matmul(const MatmulKernels& kernels, const WeightMatrix& w, const float* x, int64_t n, float* y);
+
+}  // namespace pocketllm

@@ -1,0 +1,26 @@
+#pragma once
+// What each ISA's kernel file offers the dispatcher: for one weight type,
+// the activation format it consumes and the row-range function, or a null
+// function where that ISA has no kernel for the type (the scalar one runs).
+#include "backends/cpu/matmul/matmul.h"
+
+namespace pocketllm::matmul_detail {
+
+using MultiplyRowsFn = void (*)(const WeightMatrix& w, const PreparedActivations& a, float* y,
+                                int64_t ldy, int64_t row_begin, int64_t row_end);
+
+struct TypeKernel {
+  ActivationFormat activation = ActivationFormat::F32;
+  MultiplyRowsFn fn = nullptr;
+};
+
+TypeKernel scalar_kernel(GgmlType type);
+TypeKernel avx2_kernel(GgmlType type);    // {} unless built for x86-64
+TypeKernel avx512_kernel(GgmlType type);  // {} unless built for x86-64
+TypeKernel neon_kernel(GgmlType type);    // {} unless built for aarch64
+
+// Rows per tile and tokens per micro-kernel call of the blocked loops.
+inline constexpr int64_t kRowTile = 16;
+inline constexpr int kTokenTile = 4;
+
+}  // namespace pocketllm::matmul_detail

@@ -1,0 +1,230 @@
+// Matmul kernels of every ISA this CPU runs, against the reference
+// dequantizer and a double-precision dot product, on random blocks (all
+// quant bit patterns, sane scales), with shapes that are not multiples of
+// any tile: 37 rows (row tile 16), 1 / 5 / 9 tokens (token tile 4), block
+// counts that are odd (paired-block loops) and f32 lengths with tails.
+//
+// Tolerance per output, stated from the arithmetic:
+//  - activation quantization (Q8x32 / Q8_K): each x_i is off by at most
+//    amax(block of i) / 254, so |error| <= sum_i |w_i| * amax_b(i) / 254;
+//  - f32 rounding of the sums: at most (k/8 + 64) * 2^-24 * sum_i |w_i x_i|
+//    (terms per lane chain plus the horizontal reduction and scale products),
+//    with a factor 2 of headroom.
+// A wrong nibble, scale or sign moves an output by O(|w_i x_i|), far above this.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backends/cpu/matmul/matmul.h"
+#include "backends/cpu/quant/activation_quant.h"
+#include "backends/cpu/quant/block_formats.h"
+#include "backends/cpu/quant/dequantize.h"
+#include "backends/cpu/quant/scalar_types.h"
+#include "util/error.h"
+
+namespace pocketllm {
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16,   GgmlType::Q4_0,
+                           GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q8_0,
+                           GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,   GgmlType::Q5_K,
+                           GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::MXFP4};
+
+// Offsets of the binary16 scale fields in each block (set to sane values
+// after the rest of the block is filled with random bytes).
+std::vector<size_t> fp16_fields(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K:
+      return {0, 2};
+    case GgmlType::Q2_K: return {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
+    case GgmlType::Q3_K: return {offsetof(BlockQ3_K, d)};
+    case GgmlType::Q6_K: return {offsetof(BlockQ6_K, d)};
+    case GgmlType::MXFP4: return {};
+    default: return {0};
+  }
+}
+
+std::vector<std::byte> random_weights(GgmlType type, int64_t rows, int64_t k, std::mt19937& rng) {
+  const GgmlTypeTraits& tr = ggml_type_traits(type);
+  const size_t n_blocks = static_cast<size_t>(rows * k) / tr.block_size;
+  std::vector<std::byte> w(n_blocks * tr.type_size);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  if (tr.block_size == 1) {
+    for (size_t i = 0; i < n_blocks; ++i) {
+      const float v = u(rng);
+      if (type == GgmlType::F32) std::memcpy(&w[4 * i], &v, 4);
+      const uint16_t h = type == GgmlType::F16 ? f32_to_fp16(v) : f32_to_bf16(v);
+      if (type != GgmlType::F32) std::memcpy(&w[2 * i], &h, 2);
+    }
+    return w;
+  }
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : w) b = static_cast<std::byte>(byte(rng));
+  const auto fields = fp16_fields(type);
+  std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+  std::uniform_int_distribution<int> exponent(118, 130);
+  for (size_t i = 0; i < n_blocks; ++i) {
+    std::byte* block = &w[i * tr.type_size];
+    for (size_t off : fields) {
+      const uint16_t h = f32_to_fp16(scale(rng));
+      std::memcpy(block + off, &h, 2);
+    }
+    if (type == GgmlType::MXFP4) block[0] = static_cast<std::byte>(exponent(rng));
+  }
+  return w;
+}
+
+std::vector<float> random_activations(int64_t n, int64_t k, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n * k));
+  // Magnitudes that change every 32 elements exercise per-block scales.
+  for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng) * ((i / 32) % 3 == 0 ? 0.05f : 2.0f);
+  return x;
+}
+
+int64_t k_for(GgmlType type) {
+  switch (ggml_type_traits(type).block_size) {
+    case 1: return 333;     // 20 x 16 + 8 + 5: vector, half-vector and scalar tails
+    case 32: return 352;    // 11 blocks: odd
+    default: return 768;    // 3 super-blocks: odd
+  }
+}
+
+struct Bound {
+  double reference;
+  double tolerance;
+};
+
+// Double-precision reference and tolerance for Y[t][r].
+std::vector<Bound> reference(GgmlType type, ActivationFormat act, const std::vector<std::byte>& w,
+                             int64_t rows, int64_t k, const std::vector<float>& x, int64_t n) {
+  const size_t row_bytes = static_cast<size_t>(k) / ggml_type_traits(type).block_size *
+                           ggml_type_traits(type).type_size;
+  const int64_t qblock = act == ActivationFormat::Q8x32 ? 32 : act == ActivationFormat::Q8K ? 256 : 0;
+  std::vector<Bound> out(static_cast<size_t>(n * rows));
+  std::vector<float> wr(static_cast<size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(type, std::span(w).subspan(static_cast<size_t>(r) * row_bytes, row_bytes), wr);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* xt = x.data() + t * k;
+      double dot = 0, abs_dot = 0, quant_err = 0;
+      for (int64_t b0 = 0; b0 < k; b0 += std::max<int64_t>(qblock, 1)) {
+        const int64_t len = qblock != 0 ? qblock : 1;
+        double amax = 0, wsum = 0;
+        for (int64_t i = b0; i < b0 + len; ++i) {
+          dot += static_cast<double>(wr[static_cast<size_t>(i)]) * static_cast<double>(xt[i]);
+          abs_dot += std::fabs(static_cast<double>(wr[static_cast<size_t>(i)]) * static_cast<double>(xt[i]));
+          amax = std::max(amax, std::fabs(static_cast<double>(xt[i])));
+          wsum += std::fabs(static_cast<double>(wr[static_cast<size_t>(i)]));
+        }
+        if (qblock != 0) quant_err += wsum * amax / 254.0;
+      }
+      const double rounding = 2.0 * (static_cast<double>(k) / 8 + 64) * std::ldexp(1.0, -24) *
+                              (abs_dot + quant_err);
+      out[static_cast<size_t>(t * rows + r)] = {dot, quant_err * 1.0001 + rounding};
+    }
+  }
+  return out;
+}
+
+std::vector<MatmulIsa> usable_isas() {
+  const SimdFeatures simd = probe_cpu().simd;
+  std::vector<MatmulIsa> isas;
+  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Neon}) {
+    if (matmul_isa_usable(isa, simd)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+TEST(Matmul, EveryIsaAndTypeMatchesReferenceWithinBound) {
+  const auto isas = usable_isas();
+  std::printf("ISAs tested: ");
+  for (MatmulIsa isa : isas) std::printf("%s ", std::string(matmul_isa_name(isa)).c_str());
+  std::printf("\n");
+  std::mt19937 rng(1234);
+  const int64_t rows = 37;
+  for (GgmlType type : kTypes) {
+    const int64_t k = k_for(type);
+    const auto w_bytes = random_weights(type, rows, k, rng);
+    const WeightMatrix w{type, w_bytes.data(), rows, k};
+    for (int64_t n : {1, 5, 9}) {
+      const auto x = random_activations(n, k, rng);
+      for (MatmulIsa isa : isas) {
+        SCOPED_TRACE(std::string(ggml_type_name(type)) + " n=" + std::to_string(n) + " " +
+                     std::string(matmul_isa_name(isa)));
+        const MatmulKernels kernels(isa);
+        const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
+        std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
+        matmul(kernels, w, x.data(), n, y.data());
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_NEAR(y[i], ref[i].reference, ref[i].tolerance) << "output " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
+  std::mt19937 rng(99);
+  const int64_t rows = 37, n = 6;
+  for (MatmulIsa isa : usable_isas()) {
+    const MatmulKernels kernels(isa);
+    for (GgmlType type : kTypes) {
+      SCOPED_TRACE(std::string(ggml_type_name(type)) + " " + std::string(matmul_isa_name(isa)));
+      const int64_t k = k_for(type);
+      const auto w_bytes = random_weights(type, rows, k, rng);
+      const WeightMatrix w{type, w_bytes.data(), rows, k};
+      const auto x = random_activations(n, k, rng);
+      std::vector<std::byte> scratch(kernels.activation_bytes(type, n, k));
+      const auto a = kernels.describe_activations(type, x.data(), n, k, scratch);
+      // Quantize in two token ranges, as two threads would.
+      MatmulKernels::quantize_tokens(a, 0, 2);
+      MatmulKernels::quantize_tokens(a, 2, n);
+      std::vector<float> whole(static_cast<size_t>(n * rows));
+      kernels.multiply_rows(w, a, whole.data(), rows, 0, rows);
+      for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 1, 36, 37},
+                                               std::vector<int64_t>{0, 5, 21, 22, 37},
+                                               std::vector<int64_t>{0, 19, 37}}) {
+        std::vector<float> split(whole.size(), 0.0f);
+        for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+          kernels.multiply_rows(w, a, split.data(), rows, cuts[c], cuts[c + 1]);
+        }
+        for (size_t i = 0; i < whole.size(); ++i) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(split[i]), std::bit_cast<uint32_t>(whole[i])) << i;
+        }
+      }
+      // One token alone gives the same bits as within the batch (same kernel per element).
+      std::vector<std::byte> scratch1(kernels.activation_bytes(type, 1, k));
+      const auto a1 = kernels.describe_activations(type, x.data() + 5 * k, 1, k, scratch1);
+      MatmulKernels::quantize_tokens(a1, 0, 1);
+      std::vector<float> single(static_cast<size_t>(rows));
+      kernels.multiply_rows(w, a1, single.data(), rows, 0, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(single[static_cast<size_t>(r)]),
+                  std::bit_cast<uint32_t>(whole[static_cast<size_t>(5 * rows + r)]))
+            << r;
+      }
+    }
+  }
+}
+
+TEST(Matmul, RejectsMismatchedInputs) {
+  const MatmulKernels kernels(best_matmul_isa(probe_cpu().simd));
+  std::vector<float> x(64, 1.0f);
+  std::vector<std::byte> scratch(8);
+  EXPECT_THROW((void)kernels.describe_activations(GgmlType::Q4_0, x.data(), 1, 48, {}), InputError);
+  if (kernels.activation_format(GgmlType::Q4_0) != ActivationFormat::F32) {
+    EXPECT_THROW((void)kernels.describe_activations(GgmlType::Q4_0, x.data(), 1, 64, scratch), InputError);
+  }
+  EXPECT_THROW((void)kernels.activation_format(GgmlType::IQ2_XXS), InputError);
+  EXPECT_FALSE(MatmulKernels::supports(GgmlType::Q8_K));
+}
+
+}  // namespace
+}  // namespace pocketllm
