@@ -8,9 +8,11 @@ POCKETLLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_PACKAGES=(cmake ninja-build g++ pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev libpcre2-dev libutf8proc-dev)
 # Extra packages for the tests: GoogleTest, clang with libFuzzer and the
-# sanitizer runtimes for the asan configuration, node and npm for the
-# reference implementations in tests/js.
-TEST_PACKAGES=(libgtest-dev clang libclang-rt-dev nodejs npm)
+# sanitizer runtimes for the asan configuration. Node and npm (for the
+# reference implementations in tests/js) are installed by
+# install_npm_test_packages only when missing: machines that carry NodeSource's
+# nodejs (which bundles npm) cannot also install Debian's npm package.
+TEST_PACKAGES=(libgtest-dev clang libclang-rt-dev)
 
 die() { echo "pocketllm: $*" >&2; exit 1; }
 
@@ -47,7 +49,8 @@ install_npm_test_packages() {
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
     return 0
   fi
-  command -v npm >/dev/null || die "npm is missing (Debian packages: nodejs npm)"
+  command -v npm >/dev/null || install_packages nodejs npm
+  command -v npm >/dev/null || die "npm is missing after installing Debian's nodejs and npm"
   echo "pocketllm: installing npm test packages in tests/js (npm ci)"
   (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund) \
     || die "npm ci failed in $js_dir (is the npm registry reachable? see the npm output above)"
