@@ -3,10 +3,12 @@
 // (pieces with special tokens rendered), or `[1, 2, 3]` with --ids, or
 // [{"id":..,"piece":..}] with --json. --special parses special-token text
 // such as "<s>"; --no-bos drops the BOS (and EOS) the model would add.
+// MODEL is a GGUF file or a Hugging Face model folder (its tokenizer.json).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,11 +32,15 @@ struct TokenizeOptions {
   bool json = false;
 };
 
+Tokenizer load_tokenizer(const std::string& model) {
+  if (!model.empty() && std::filesystem::is_directory(model)) return Tokenizer::from_hf_dir(model);
+  const GgufFile file = model.empty() ? GgufFile::from_memory(embedded_default_model(), std::string(kEmbeddedModelName))
+                                      : GgufFile::open(model);
+  return Tokenizer::from_gguf(file);
+}
+
 void run_tokenize(const TokenizeOptions& options) {
-  const GgufFile file = options.model.empty()
-                            ? GgufFile::from_memory(embedded_default_model(), std::string(kEmbeddedModelName))
-                            : GgufFile::open(options.model);
-  const Tokenizer tokenizer = Tokenizer::from_gguf(file);
+  const Tokenizer tokenizer = load_tokenizer(options.model);
   const std::vector<TokenId> ids = tokenizer.encode(options.text, !options.no_bos, options.special);
 
   std::string out;
@@ -59,7 +65,7 @@ void run_tokenize(const TokenizeOptions& options) {
 void add_tokenize_command(CLI::App& app) {
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* command = app.add_subcommand("tokenize", "Print the token ids (and pieces) of TEXT");
-  command->add_option("-m,--model", options->model, "GGUF model file (default: the embedded stories260K)");
+  command->add_option("-m,--model", options->model, "GGUF model file or Hugging Face model folder (default: the embedded stories260K)");
   command->add_flag("--special", options->special, "Parse special-token text such as <s> into special tokens");
   command->add_flag("--no-bos", options->no_bos, "Do not add the BOS (or EOS) token the model adds by default");
   command->add_flag("--ids", options->ids, "Print only the ids, as [1, 2, 3]");

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "formats/gguf.h"
+#include "tokenizer/hf_pipeline.h"
 #include "tokenizer/unicode_text.h"
 
 namespace pocketllm {
@@ -13,7 +14,10 @@ bool is_ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 }  // namespace
 
-Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+Tokenizer::Tokenizer(Vocab vocab) : Tokenizer(std::move(vocab), nullptr) {}
+
+Tokenizer::Tokenizer(Vocab vocab, std::shared_ptr<const HfPipeline> hf) : vocab_(std::move(vocab)), hf_(std::move(hf)) {
+  byte_level_pieces_ = vocab_.kind() == VocabKind::Bpe && (hf_ == nullptr || hf_->byte_level);
   if (vocab_.kind() == VocabKind::Bpe) {
     pre_tokenizer_ = PreTokenizer(vocab_.pre_spec().regexes);
     byte_symbols_.resize(256);
@@ -76,6 +80,10 @@ void Tokenizer::partition(std::string_view text, bool parse_special, std::vector
 }
 
 void Tokenizer::encode(std::string_view text, bool add_special, bool parse_special, std::vector<TokenId>& out) const {
+  if (hf_ != nullptr) {
+    encode_hf(text, add_special, parse_special, out);
+    return;
+  }
   std::vector<Fragment> fragments;
   partition(text, parse_special, fragments);
   switch (vocab_.kind()) {
@@ -137,10 +145,12 @@ void Tokenizer::append_piece(TokenId id, bool special, std::string& out, size_t 
   const TokenInfo& info = vocab_.token(id);
   if (!special && (info.attrs & (kAttrControl | kAttrUnknown))) return;
   const size_t start = out.size();
-  if (info.attrs & (kAttrControl | kAttrUnknown | kAttrUserDefined)) {
+  // tokenizer.json decoders (Replace "▁" -> " ") rewrite added tokens too.
+  const bool metaspace_added = hf_ != nullptr && !byte_level_pieces_;
+  if ((info.attrs & (kAttrControl | kAttrUnknown | kAttrUserDefined)) && !metaspace_added) {
     out += info.text;
-  } else if (info.attrs & kAttrNormal) {
-    if (vocab_.kind() == VocabKind::Bpe) {
+  } else if (info.attrs & (kAttrNormal | kAttrControl | kAttrUnknown | kAttrUserDefined)) {
+    if (byte_level_pieces_) {
       // Byte-level: each character stands for one byte.
       size_t pos = 0;
       while (pos < info.text.size()) {
@@ -178,6 +188,7 @@ std::string Tokenizer::piece(TokenId id, bool special) const {
 }
 
 std::string Tokenizer::decode(std::span<const TokenId> ids, bool remove_special, bool unparse_special) const {
+  if (hf_ != nullptr) return decode_hf(ids, remove_special, unparse_special);
   bool remove_space = vocab_.add_space_prefix;
   if (remove_special && vocab_.add_bos && !ids.empty() && ids.front() == vocab_.bos) {
     remove_space = false;

@@ -210,3 +210,77 @@ int char_to_byte(uint32_t cp) {
 }
 
 }  // namespace pocketllm::unicode
+
+namespace pocketllm::unicode {
+
+namespace {
+
+// Length of the well-formed sequence starting at `pos` (0 when ill-formed);
+// `valid_prefix` receives how many bytes form a valid but unfinished start.
+size_t well_formed_length(std::string_view text, size_t pos, size_t& valid_prefix) {
+  const auto lead = static_cast<uint8_t>(text[pos]);
+  valid_prefix = 1;
+  if (lead < 0x80) return 1;
+  size_t needed = 0;
+  uint8_t lower = 0x80;
+  uint8_t upper = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    needed = 1;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    needed = 2;
+    if (lead == 0xE0) lower = 0xA0;
+    if (lead == 0xED) upper = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    needed = 3;
+    if (lead == 0xF0) lower = 0x90;
+    if (lead == 0xF4) upper = 0x8F;
+  } else {
+    return 0;
+  }
+  for (size_t k = 1; k <= needed; ++k) {
+    if (pos + k >= text.size()) return 0;
+    const auto byte = static_cast<uint8_t>(text[pos + k]);
+    if (byte < lower || byte > upper) return 0;
+    lower = 0x80;
+    upper = 0xBF;
+    valid_prefix = k + 1;
+  }
+  return needed + 1;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view bytes) {
+  size_t pos = 0;
+  size_t prefix = 0;
+  while (pos < bytes.size()) {
+    if (static_cast<uint8_t>(bytes[pos]) < 0x80) {
+      ++pos;
+      continue;
+    }
+    const size_t n = well_formed_length(bytes, pos, prefix);
+    if (n == 0) return false;
+    pos += n;
+  }
+  return true;
+}
+
+std::string replace_invalid_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  size_t pos = 0;
+  size_t prefix = 0;
+  while (pos < bytes.size()) {
+    const size_t n = well_formed_length(bytes, pos, prefix);
+    if (n > 0) {
+      out.append(bytes.substr(pos, n));
+      pos += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      pos += prefix;
+    }
+  }
+  return out;
+}
+
+}  // namespace pocketllm::unicode

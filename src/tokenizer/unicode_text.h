@@ -24,6 +24,11 @@ uint32_t decode_one(std::string_view text, size_t& pos);
 void decode(std::string_view text, std::vector<uint32_t>& out);
 void append_utf8(std::string& out, uint32_t cp);
 
+// `bytes` as valid UTF-8, each maximal ill-formed subpart replaced by one
+// U+FFFD (the WHATWG / TextDecoder and Python errors="replace" rule).
+std::string replace_invalid_utf8(std::string_view bytes);
+bool is_valid_utf8(std::string_view bytes);
+
 // Bytes at the end of `text` that form an incomplete (but so far valid)
 // UTF-8 sequence: what a streaming decoder must hold back.
 size_t incomplete_suffix_length(std::string_view text);

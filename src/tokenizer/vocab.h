@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "tokenizer/pre_tokenizer.h"
 
 namespace pocketllm {
@@ -58,6 +60,12 @@ class Vocab {
   // Reads `tokenizer.ggml.*`; InputError naming the key for anything missing
   // or malformed, an unknown tokenizer model or pre-tokenizer type.
   static Vocab from_gguf(const GgufFile& file);
+  // Reads the model (BPE vocab and merges) and added_tokens of a Hugging
+  // Face tokenizer.json, plus bos/eos/pad/unk_token of tokenizer_config.json
+  // (an object, or null). Ids are those of tokenizer.json; an added token
+  // whose text is also a vocab entry takes that text (as tokenizers.js).
+  // InputError for anything but a BPE model, or malformed entries.
+  static Vocab from_hf_json(const nlohmann::json& tokenizer, const nlohmann::json& config);
 
   Vocab(Vocab&&) noexcept = default;
   Vocab& operator=(Vocab&&) noexcept = default;
