@@ -41,6 +41,9 @@ install_packages() {
 # Installs the npm packages the tests compare against (tests/js, versions
 # pinned by its package-lock.json) with `npm ci`. Skipped when node_modules
 # was installed from the same lockfile, so running it again is cheap.
+# --omit=optional keeps node-llama-cpp slim: its prebuilt CPU binary for
+# linux-x64 is a direct dependency, the GPU/other-OS builds (optional) are
+# skipped; --ignore-scripts stops its postinstall from trying to download or build.
 install_npm_test_packages() {
   local js_dir="$POCKETLLM_ROOT/tests/js"
   local stamp="$js_dir/node_modules/.pocketllm-lock.sha256"
@@ -52,7 +55,7 @@ install_npm_test_packages() {
   command -v npm >/dev/null || install_packages nodejs npm
   command -v npm >/dev/null || die "npm is missing after installing Debian's nodejs and npm"
   echo "pocketllm: installing npm test packages in tests/js (npm ci)"
-  (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund) \
+  (cd "$js_dir" && npm ci --omit=optional --ignore-scripts --no-audit --no-fund) \
     || die "npm ci failed in $js_dir (is the npm registry reachable? see the npm output above)"
   echo "$lock_hash" > "$stamp"
 }

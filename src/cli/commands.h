@@ -8,5 +8,10 @@ namespace pocketllm::cli {
 void add_info_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_template_command(CLI::App& app);
+void add_gen_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
 
 }  // namespace pocketllm::cli

@@ -16,6 +16,11 @@ int main(int argc, char** argv) {
   pocketllm::cli::add_info_command(app);
   pocketllm::cli::add_tokenize_command(app);
   pocketllm::cli::add_template_command(app);
+  pocketllm::cli::add_gen_command(app);
+  pocketllm::cli::add_bench_command(app);
+  pocketllm::cli::add_run_command(app);
+  pocketllm::cli::add_logits_command(app);
+  pocketllm::cli::add_perplexity_command(app);
 
   try {
     app.parse(argc, argv);

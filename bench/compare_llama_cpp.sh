@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# pocketllm against llama.cpp on the same model file, side by side, with
+# llama-bench's method on both sides (pocketllm bench / tests/js/llama_cpp_bench.mjs
+# through node-llama-cpp's prebuilt CPU build), then the decode roofline:
+# measured read bandwidth (pocketllm-bench-kernels, same thread count) divided
+# by the weight bytes one decode step reads.
+#
+# usage: bench/compare_llama_cpp.sh [BUILD_DIR]
+#   BUILD_DIR (default build/bench-release) is configured Release with
+#   -DPOCKETLLM_BENCH=ON and built when it has no pocketllm.
+# environment: PRESET (tinyllama-1.1b), TYPE (q4_0), SEED (1), THREADS (2),
+#   PP (512), TG (128), REPS (3), MODEL (an existing GGUF instead of gen's).
+# Run it on an otherwise idle machine: both engines share the cores.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+BUILD_DIR="${1:-$POCKETLLM_ROOT/build/bench-release}"
+PRESET="${PRESET:-tinyllama-1.1b}"
+TYPE="${TYPE:-q4_0}"
+SEED="${SEED:-1}"
+THREADS="${THREADS:-2}"
+PP="${PP:-512}"
+TG="${TG:-128}"
+REPS="${REPS:-3}"
+
+if [[ ! -x "$BUILD_DIR/src/pocketllm" || ! -x "$BUILD_DIR/bench/pocketllm-bench-kernels" ]]; then
+  cmake -S "$POCKETLLM_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BENCH=ON \
+    || die "cmake configure failed for $BUILD_DIR"
+  cmake --build "$BUILD_DIR" -j "$(build_jobs)" --target pocketllm pocketllm-bench-kernels \
+    || die "build failed in $BUILD_DIR"
+fi
+[[ -d "$POCKETLLM_ROOT/tests/js/node_modules/node-llama-cpp" ]] || install_npm_test_packages
+POCKETLLM="$BUILD_DIR/src/pocketllm"
+
+MODEL="${MODEL:-$BUILD_DIR/models/$PRESET-$TYPE-seed$SEED.gguf}"
+if [[ ! -f "$MODEL" ]]; then
+  mkdir -p "$(dirname "$MODEL")"
+  "$POCKETLLM" gen --arch llama --preset "$PRESET" --type "$TYPE" --seed "$SEED" \
+    --vocab "$POCKETLLM_ROOT/tests/data/tokenizer/llama-cpp-vocab/ggml-vocab-llama-spm.gguf" -o "$MODEL"
+fi
+
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+
+echo "== pocketllm bench -m $MODEL -p $PP -n $TG -t $THREADS -r $REPS"
+"$POCKETLLM" bench -m "$MODEL" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o json > "$OUT/ours.json"
+echo "== node tests/js/llama_cpp_bench.mjs (llama.cpp via node-llama-cpp 3.21.1)"
+node "$POCKETLLM_ROOT/tests/js/llama_cpp_bench.mjs" --model "$MODEL" --n-prompt "$PP" --n-gen "$TG" \
+  --threads "$THREADS" --repetitions "$REPS" --output json > "$OUT/theirs.json"
+echo "== read bandwidth (pocketllm-bench-kernels, $THREADS threads)"
+"$BUILD_DIR/bench/pocketllm-bench-kernels" --threads="$THREADS" --benchmark_filter='^$' 2>&1 \
+  | tee "$OUT/bandwidth.txt" | grep -i "bandwidth" || true
+
+node - "$OUT/ours.json" "$OUT/theirs.json" "$OUT/bandwidth.txt" <<'EOF'
+const { readFileSync } = require("node:fs");
+const [ours, theirs] = [2, 3].map((i) => JSON.parse(readFileSync(process.argv[i], "utf8")));
+const bwMatch = readFileSync(process.argv[4], "utf8").match(/bandwidth:\s*([0-9.]+)\s*GB\/s/i);
+const find = (list, pp) => list.find((r) => (pp ? r.n_prompt > 0 : r.n_gen > 0));
+const fmt = (r) => `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}`;
+console.log(`\nmodel: ${ours[0].model_filename} (${ours[0].model_type}, ${(ours[0].model_size / 2 ** 20).toFixed(1)} MiB), threads ${ours[0].n_threads}`);
+console.log("| test | pocketllm t/s | llama.cpp t/s | ratio |\n| --- | ---: | ---: | ---: |");
+for (const pp of [true, false]) {
+  const a = find(ours, pp), b = find(theirs, pp);
+  if (!a || !b) continue;
+  const name = pp ? `pp${a.n_prompt}` : `tg${a.n_gen}`;
+  console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${(a.avg_ts / b.avg_ts).toFixed(3)} |`);
+}
+const tg = find(ours, false);
+if (tg && bwMatch) {
+  const bw = Number(bwMatch[1]) * 1e9;
+  const roofline = bw / tg.decode_weight_bytes;
+  const tgTheirs = find(theirs, false);
+  console.log(`\ndecode roofline: ${(bw / 1e9).toFixed(2)} GB/s / ${(tg.decode_weight_bytes / 2 ** 20).toFixed(1)} MiB per token = ${roofline.toFixed(2)} tokens/s`);
+  console.log(`tg${tg.n_gen}: pocketllm at ${(100 * tg.avg_ts / roofline).toFixed(1)}% of the roofline` +
+    (tgTheirs ? `, llama.cpp at ${(100 * tgTheirs.avg_ts / roofline).toFixed(1)}%` : ""));
+}
+EOF

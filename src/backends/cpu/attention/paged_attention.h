@@ -1,0 +1,62 @@
+#pragma once
+// Causal attention of query rows against a sequence's paged KV cache, tiled
+// block by block with an online softmax (running max and sum, as in
+// FlashAttention): no n x n score matrix and no allocation per call.
+//
+// For query row at position p of sequence s in layer l, head h (KV head
+// h / (n_heads / n_kv_heads)):
+//   score(j) = softcap(scale * q_h . k_j)            for visible keys j
+//   out_h    = sum_j softmax(score)_j * v_j
+// Visible keys: positions j <= p, and j > p - window on sliding layers.
+// softcap(x) = c * tanh(x / c) when attn_softcap c > 0 (Gemma 2).
+// With sinks (gpt-oss), head h's learned logit sinks[h] joins the softmax
+// denominator only (it has no value).
+#include <cstdint>
+#include <vector>
+
+#include "engine/forward_batch.h"
+#include "kv/paged_kv_cache.h"
+
+namespace pocketllm {
+
+struct AttentionParams {
+  uint32_t n_heads = 0;
+  uint32_t n_kv_heads = 0;
+  uint32_t head_dim_k = 0;
+  uint32_t head_dim_v = 0;
+  float scale = 1.0f;
+  float softcap = 0.0f;          // 0 = none
+  uint32_t window = 0;           // 0 = full causal attention
+  const float* sinks = nullptr;  // [n_heads] or nullptr
+};
+
+// Per-thread scratch that paged_attention needs; sized once for the model.
+// The query heads that share one KV head are processed together, so that each
+// K/V tile is read from memory once.
+struct AttentionScratch {
+  explicit AttentionScratch(const AttentionParams& params, uint32_t block_tokens);
+  uint32_t group_size = 0;     // query heads per KV head
+  uint32_t block_tokens = 0;
+  std::vector<float> scores;   // [group_size][block_tokens]: one block of scores per query head
+  std::vector<float> acc;      // [group_size][head_dim_v]: running (unnormalised) outputs
+  std::vector<float> row_max;  // [group_size]: running max of the scores
+  std::vector<float> row_sum;  // [group_size]: running sum of e^(score - max)
+  std::vector<float> alpha;    // [group_size]: rescale of acc for the current block
+  std::vector<float> k_tile;   // [block_tokens][head_dim_k]: an f16 K tile converted to f32
+  std::vector<float> v_tile;   // [block_tokens][head_dim_v]
+};
+
+// q: [n_heads * head_dim_k] f32 for the row at `pos`; out: [n_heads * head_dim_v].
+// Throws std::invalid_argument when the parameters do not match the cache or
+// the scratch, or the sequence has no key at `pos`.
+void paged_attention(const AttentionParams& params, const PagedKvCache& cache, uint32_t layer, SeqId seq,
+                     uint32_t pos, const float* q, float* out, AttentionScratch& scratch);
+
+// The same for KV heads [kv_head_begin, kv_head_end) only (their query heads'
+// outputs are written, the rest of `out` is untouched): how threads split one
+// decode row.
+void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache& cache, uint32_t layer,
+                              SeqId seq, uint32_t pos, const float* q, float* out, AttentionScratch& scratch,
+                              uint32_t kv_head_begin, uint32_t kv_head_end);
+
+}  // namespace pocketllm

@@ -1,0 +1,111 @@
+// `pocketllm logits [-m MODEL] --tokens 1,2,3 --out FILE.npy
+// [--kv-cache-dtype f32|f16] [--greedy N] [-t THREADS]`
+//
+// Runs the token ids through the model in one prefill and writes the float32
+// logits of every position as an [n_tokens, n_vocab] NumPy file (what tests
+// compare with reference logits). With --greedy N it then generates N tokens
+// greedily through the incremental decode path (one token per forward,
+// reading the KV cache), with no stop at end-of-text tokens, and prints
+// {"greedy": [ids...]} as the last line of stdout.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "engine/sampler.h"
+#include "model/model.h"
+#include "util/error.h"
+#include "util/npy_writer.h"
+
+namespace pocketllm::cli {
+namespace {
+
+struct LogitsOptions {
+  std::string model;
+  std::string tokens;
+  std::string out;
+  std::string kv_dtype = "f16";
+  int32_t greedy = 0;
+  unsigned n_threads = 0;
+};
+
+// "1,2, 3" -> {1, 2, 3}; InputError naming the bad item.
+std::vector<TokenId> parse_token_list(const std::string& text) {
+  std::vector<TokenId> ids;
+  size_t begin = 0;
+  for (;;) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    const size_t first = item.find_first_not_of(" \t");
+    const size_t last = item.find_last_not_of(" \t");
+    item = first == std::string::npos ? std::string() : item.substr(first, last - first + 1);
+    char* parse_end = nullptr;
+    errno = 0;
+    const long long value = item.empty() ? 0 : std::strtoll(item.c_str(), &parse_end, 10);
+    if (item.empty() || parse_end != item.c_str() + item.size() || errno != 0 || value < 0 ||
+        value > std::numeric_limits<TokenId>::max()) {
+      throw InputError(fmt::format("--tokens: '{}' is not a token id (expected a list such as 1,2,3)", item));
+    }
+    ids.push_back(static_cast<TokenId>(value));
+    if (end == text.size()) break;
+    begin = end + 1;
+  }
+  return ids;
+}
+
+void run_logits(const LogitsOptions& options) {
+  const std::vector<TokenId> tokens = parse_token_list(options.tokens);
+  const KvDtype kv_dtype = kv_dtype_from_name(options.kv_dtype);
+  if (options.greedy < 0) throw InputError(fmt::format("--greedy: {} is negative", options.greedy));
+
+  ModelLoadOptions load_options;
+  load_options.n_threads = options.n_threads;
+  std::unique_ptr<Model> model = Model::load(options.model, load_options);
+  const uint32_t vocab = model->desc().vocab_size;
+  const uint32_t n_ctx = static_cast<uint32_t>(tokens.size()) + static_cast<uint32_t>(options.greedy);
+  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), n_ctx, kv_dtype);
+
+  // No tokenizer: the ids are the model's, and greedy runs the full N.
+  Generator generator(*model, *cache, n_ctx, nullptr);
+  const std::vector<float>& logits = generator.feed(tokens, true);
+  const std::vector<size_t> shape = {tokens.size(), vocab};
+  write_npy_f32(options.out, logits, shape);
+  std::fprintf(stderr, "logits: wrote %s [%zu, %u] (KV cache %s)\n", options.out.c_str(), tokens.size(), vocab,
+               options.kv_dtype.c_str());
+
+  if (options.greedy > 0) {
+    SamplingParams greedy;
+    greedy.temperature = 0.0f;
+    Sampler sampler(greedy);
+    const GenerationResult result = generator.generate(sampler, options.greedy);
+    const std::string line = nlohmann::json{{"greedy", result.tokens}}.dump() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App& app) {
+  auto options = std::make_shared<LogitsOptions>();
+  CLI::App* command =
+      app.add_subcommand("logits", "Write the logits of every position of a token sequence as a .npy file");
+  command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
+  command->add_option("--tokens", options->tokens, "Token ids, comma-separated: 1,2,3")->required();
+  command->add_option("--out", options->out, "Output .npy file: float32 [n_tokens, n_vocab]")->required();
+  command->add_option("--kv-cache-dtype", options->kv_dtype, "KV cache type: f16 (default), f32");
+  command->add_option("--greedy", options->greedy,
+                      "Then generate N tokens greedily (incremental decode) and print {\"greedy\": [ids]}");
+  command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
+  command->callback([options] { run_logits(*options); });
+}
+
+}  // namespace pocketllm::cli
