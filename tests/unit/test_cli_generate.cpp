@@ -26,6 +26,8 @@ namespace pocketllm {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::command_output;
+using test_support::js_dir;
 using test_support::read_file_bytes;
 using test_support::run_pocketllm;
 using test_support::RunResult;
@@ -252,22 +254,13 @@ TEST(CliPerplexity, PrintsRunningValuesAndFinalEstimate) {
 }
 
 TEST(CliPerplexity, WithinHalfAPercentOfLlamaCpp) {
-  const std::string js_dir = std::string(POCKETLLM_TEST_DATA_DIR) + "/../js";
-  if (!fs::exists(js_dir + "/node_modules/node-llama-cpp") || std::system("node --version >/dev/null 2>&1") != 0) {
-    if (std::getenv("CI") != nullptr) FAIL() << "node-llama-cpp missing in CI (scripts/test.sh installs it)";
-    GTEST_SKIP() << "node-llama-cpp not installed (npm ci --omit=optional in tests/js)";
-  }
+  POCKETLLM_REQUIRE_LLAMA_CPP_ORACLE();
   const std::string model = std::string(POCKETLLM_TEST_DATA_DIR) + "/../../models/stories260K.gguf";
-  std::string oracle;
-  FILE* pipe = ::popen(("node " + js_dir + "/llama_cpp_perplexity.mjs --threads 1 --ctx 128 --chunks 4 --model " +
-                        model + " --file " + kText)
-                           .c_str(),
-                       "r");
-  ASSERT_NE(pipe, nullptr);
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) oracle.append(buffer, n);
-  ASSERT_EQ(::pclose(pipe), 0) << oracle;
+  int status = -1;
+  const std::string oracle = command_output(
+      "node " + js_dir() + "/llama_cpp_perplexity.mjs --threads 1 --ctx 128 --chunks 4 --model " + model + " --file " + kText,
+      status);
+  ASSERT_EQ(status, 0) << oracle;
   double llama_ppl = 0.0;
   double llama_err = 0.0;
   ASSERT_TRUE(parse_final_estimate(oracle, llama_ppl, llama_err)) << oracle;

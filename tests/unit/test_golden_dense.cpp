@@ -157,38 +157,5 @@ TEST(GoldenDenseLoad, RefusesWhatItCannotRun) {
             std::string::npos);
 }
 
-// The embedded stories260K (GGUF, llama, interleaved RoPE on permuted Q/K
-// rows) against llama.cpp itself (node-llama-cpp from tests/js, run live):
-// the same prompt ids and the same 64 greedy tokens, both with f16 KV.
-TEST(Stories260K, GreedyContinuationMatchesLlamaCpp) {
-  const std::string js_dir = std::string(POCKETLLM_TEST_DATA_DIR) + "/../js";
-  ASSERT_TRUE(std::filesystem::exists(js_dir + "/node_modules/node-llama-cpp"))
-      << "tests/js/node_modules is missing: run scripts/test.sh (or `npm ci` in tests/js)";
-  const std::string model_path = std::string(POCKETLLM_TEST_DATA_DIR) + "/../../models/stories260K.gguf";
-  const std::string command =
-      "node " + js_dir + "/llama_cpp_greedy.mjs --model " + model_path + " --prompt 'Once upon a time' --n 64 --threads 1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, got);
-  ASSERT_EQ(::pclose(pipe), 0) << out;
-  const nlohmann::json oracle = nlohmann::json::parse(out);
-  const auto oracle_prompt = oracle["prompt"].get<std::vector<int32_t>>();
-  const auto oracle_greedy = oracle["greedy"].get<std::vector<int32_t>>();
-  ASSERT_EQ(oracle_greedy.size(), 64u);  // stories260K does not stop early here
-
-  ModelLoadOptions options;
-  options.n_threads = 2;
-  std::unique_ptr<Model> model = Model::load("", options);
-  ASSERT_NE(model->tokenizer(), nullptr);
-  const std::vector<int32_t> prompt = model->tokenizer()->encode("Once upon a time", true, true);
-  EXPECT_EQ(prompt, oracle_prompt);
-  const std::vector<int32_t> ours = greedy(*model, KvDtype::F16, prompt, 64);
-  std::printf("stories260K: Once upon a time%s\n", model->tokenizer()->decode(ours).c_str());
-  EXPECT_EQ(ours, oracle_greedy);
-}
-
 }  // namespace
 }  // namespace pocketllm

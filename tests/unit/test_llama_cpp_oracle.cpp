@@ -2,7 +2,6 @@
 // the embedded model stories260K: the 64-token greedy continuation of
 // "Once upon a time" must be identical, and perplexity on a fixed text
 // (tests/data/llama_cpp/story.txt, llama-perplexity's method) within 0.5%.
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
@@ -27,7 +26,7 @@ using namespace pocketllm::test_support;
 
 namespace {
 
-const std::string kJsDir = std::string(POCKETLLM_TEST_DATA_DIR) + "/../js";
+const std::string kJsDir = js_dir();
 const std::string kModel = std::string(POCKETLLM_TEST_DATA_DIR) + "/../../models/stories260K.gguf";
 const std::string kStory = test_data_path("llama_cpp/story.txt");
 
@@ -41,34 +40,6 @@ const std::vector<int> kLlamaCppGreedy = {
     265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267,
     337, 335, 312, 432, 398, 312, 286, 267, 414, 270, 333, 415, 426, 13,  438, 310, 439, 419, 357, 336};
 
-std::string command_output(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int wait_status = ::pclose(pipe);
-  status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  return out;
-}
-
-// node-llama-cpp is installed by scripts/test.sh; a local build without it
-// skips, CI (where it is always installed) fails.
-bool oracle_available() {
-  if (fs::exists(kJsDir + "/node_modules/node-llama-cpp") && std::system("node --version >/dev/null 2>&1") == 0) {
-    return true;
-  }
-  if (std::getenv("CI") != nullptr) {
-    ADD_FAILURE() << "node or tests/js/node_modules/node-llama-cpp is missing in CI: scripts/test.sh installs them";
-  }
-  return false;
-}
-
-#define REQUIRE_ORACLE()                                                                                   \
-  if (!oracle_available())                                                                                 \
-  GTEST_SKIP() << "node-llama-cpp not installed (run scripts/test.sh, or npm ci --omit=optional in tests/js)"
-
 int argmax(const float* row, size_t n) {
   size_t best = 0;
   for (size_t i = 1; i < n; ++i) {
@@ -78,7 +49,7 @@ int argmax(const float* row, size_t n) {
 }
 
 TEST(LlamaCppOracle, Stories260KGreedyContinuationIsLlamaCpps) {
-  REQUIRE_ORACLE();
+  POCKETLLM_REQUIRE_LLAMA_CPP_ORACLE();
   int status = -1;
   const std::string out = command_output(
       "node " + kJsDir + "/llama_cpp_greedy.mjs --threads 1 --n 64 --model " + kModel + " --prompt 'Once upon a time'",
@@ -117,7 +88,7 @@ TEST(LlamaCppOracle, Stories260KGreedyContinuationIsLlamaCpps) {
 }
 
 TEST(LlamaCppOracle, Stories260KPerplexityWithinHalfAPercentOfLlamaCpps) {
-  REQUIRE_ORACLE();
+  POCKETLLM_REQUIRE_LLAMA_CPP_ORACLE();
   // 4 chunks of 128 tokens keep both sides quick.
   constexpr uint32_t kCtx = 128;
   constexpr size_t kChunks = 4;

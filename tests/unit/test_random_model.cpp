@@ -30,7 +30,7 @@ using namespace pocketllm::test_support;
 namespace {
 
 const std::string kVocab = test_data_path("tokenizer/llama-cpp-vocab/ggml-vocab-llama-spm.gguf");
-const std::string kJsDir = std::string(POCKETLLM_TEST_DATA_DIR) + "/../js";
+const std::string kJsDir = js_dir();
 
 std::vector<float> quantize_round_trip(GgmlType type, const std::vector<float>& x) {
   std::vector<std::byte> bytes(*ggml_tensor_bytes(type, x.size()));
@@ -231,35 +231,8 @@ TEST(RandomModel, GenRefusesBadRequestsWithOneLine) {
   EXPECT_FALSE(fs::exists(dir.path() / "x.gguf"));
 }
 
-// Runs `command` and returns its stdout ("" when it fails).
-std::string command_output(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int wait_status = ::pclose(pipe);
-  status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  return out;
-}
-
-// node-llama-cpp is installed by scripts/test.sh; a local build without it
-// skips, CI (where it is always installed) fails.
-bool llama_cpp_oracle_available() {
-  if (fs::exists(kJsDir + "/node_modules/node-llama-cpp") && std::system("node --version >/dev/null 2>&1") == 0) {
-    return true;
-  }
-  if (std::getenv("CI") != nullptr) {
-    ADD_FAILURE() << "node or tests/js/node_modules/node-llama-cpp is missing in CI: scripts/test.sh installs them";
-  }
-  return false;
-}
-
 TEST(RandomModel, LlamaCppLoadsAndRunsTheGeneratedModel) {
-  if (!llama_cpp_oracle_available()) {
-    GTEST_SKIP() << "node-llama-cpp not installed (run scripts/test.sh, or npm ci --omit=optional in tests/js)";
-  }
+  POCKETLLM_REQUIRE_LLAMA_CPP_ORACLE();
   TempDir dir;
   const std::string path = (dir.path() / "tiny.gguf").string();
   ASSERT_EQ(run_pocketllm("gen --preset tiny --type q4_0 --vocab " + kVocab + " -o " + path).status, 0);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -72,25 +73,53 @@ struct RunResult {
 // Runs the pocketllm binary with `args` (shell syntax) and collects its exit
 // status, stdout and stderr. ctest runs tests in parallel processes, so the
 // stderr file is unique per call.
+// Runs a shell command; returns its stdout and sets `status` (its exit
+// status, -1 when it could not run or was killed).
+inline std::string command_output(const std::string& command, int& status) {
+  std::string out;
+  status = -1;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
+  const int wait_status = ::pclose(pipe);
+  status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+  return out;
+}
+
 inline RunResult run_pocketllm(const std::string& args) {
   RunResult result;
   std::string err_path = (std::filesystem::temp_directory_path() / "pocketllm_stderr_XXXXXX").string();
   const int fd = ::mkstemp(err_path.data());
   if (fd < 0) return result;
   ::close(fd);
-  const std::string command = std::string(POCKETLLM_BINARY) + " " + args + " 2>" + err_path;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe != nullptr) {
-    std::array<char, 4096> buffer{};
-    size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-    const int wait_status = ::pclose(pipe);
-    result.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  }
+  result.out = command_output(std::string(POCKETLLM_BINARY) + " " + args + " 2>" + err_path, result.status);
   result.err = read_file_bytes(err_path);
   std::filesystem::remove(err_path);
   return result;
 }
+
+// tests/js: the npm reference implementations (installed by scripts/test.sh).
+inline std::string js_dir() { return std::string(POCKETLLM_TEST_DATA_DIR) + "/../js"; }
+
+// Whether node and node-llama-cpp are installed. A local build without them
+// skips the llama.cpp comparisons; in CI (where scripts/test.sh always
+// installs them) their absence is a failure.
+inline bool llama_cpp_oracle_available() {
+  if (std::filesystem::exists(js_dir() + "/node_modules/node-llama-cpp") &&
+      std::system("node --version >/dev/null 2>&1") == 0) {
+    return true;
+  }
+  if (std::getenv("CI") != nullptr) {
+    ADD_FAILURE() << "node or tests/js/node_modules/node-llama-cpp is missing in CI: scripts/test.sh installs them";
+  }
+  return false;
+}
+
+#define POCKETLLM_REQUIRE_LLAMA_CPP_ORACLE()                         \
+  if (!::pocketllm::test_support::llama_cpp_oracle_available())      \
+  GTEST_SKIP() << "node-llama-cpp not installed (run scripts/test.sh, or npm ci --omit=optional in tests/js)"
 
 // A JSON file under tests/data.
 inline nlohmann::json load_test_json(const std::string& relative) {
