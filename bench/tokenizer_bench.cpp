@@ -46,7 +46,7 @@ void run_encode(benchmark::State& state, const pocketllm::Tokenizer& tokenizer) 
     benchmark::DoNotOptimize(ids.data());
     tokens += ids.size();
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(text.size()));
   state.counters["tokens"] = static_cast<double>(ids.size());
   // Seconds per token, scaled to 32768 tokens, in milliseconds.
   state.counters["ms_per_32K_tokens"] =
