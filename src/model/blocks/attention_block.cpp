@@ -109,14 +109,22 @@ void run_attention(const AttentionRun& run, const AttentionLayerWeights& w, uint
   }
 
   const size_t out_dim = dims.out_dim();
-  auto attend = [&](size_t i, unsigned thread) {
-    paged_attention(w.params, run.cache, layer, run.batch.seq_ids[i], static_cast<uint32_t>(run.batch.positions[i]),
-                    run.qkv + i * ld, run.attn + i * out_dim, run.scratch[thread]);
+  // One task per (row, KV head): a lone decode row still uses every thread.
+  // Each head's output is computed the same way whoever runs it, so the
+  // split changes no bits (batch invariance).
+  const uint32_t n_kv_heads = w.params.n_kv_heads;
+  auto attend = [&](size_t task, unsigned thread) {
+    const size_t i = task / n_kv_heads;
+    const auto kv_head = static_cast<uint32_t>(task % n_kv_heads);
+    paged_attention_kv_heads(w.params, run.cache, layer, run.batch.seq_ids[i],
+                             static_cast<uint32_t>(run.batch.positions[i]), run.qkv + i * ld, run.attn + i * out_dim,
+                             run.scratch[thread], kv_head, kv_head + 1);
   };
-  if (n == 1) {
-    attend(0, 0);  // a lone decode row: no fork/join
+  const size_t n_tasks = n * n_kv_heads;
+  if (n_tasks == 1) {
+    attend(0, 0);  // no fork/join for a single task
   } else {
-    run.ctx.pool.parallel_for(n, attend);
+    run.ctx.pool.parallel_for(n_tasks, attend);
   }
 
   run_linear(run.ctx, run.attn, static_cast<int64_t>(n), w.o, y);
