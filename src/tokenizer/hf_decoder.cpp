@@ -1,4 +1,5 @@
 #include "tokenizer/hf_decoder.h"
+#include "tokenizer/hf_component.h"
 
 #include <nlohmann/json.hpp>
 
@@ -59,15 +60,9 @@ HfDecoder::HfDecoder(const nlohmann::json& config) {
 }
 
 void HfDecoder::add(const nlohmann::json& config) {
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) {
-    throw InputError("tokenizer.json: a decoder has no \"type\"");
-  }
-  const std::string type = config["type"];
+  const std::string type = hf_component_type(config, "decoder");
   if (type == "Sequence") {
-    if (!config.contains("decoders") || !config["decoders"].is_array()) {
-      throw InputError("tokenizer.json: decoder Sequence without \"decoders\"");
-    }
-    for (const auto& item : config["decoders"]) add(item);
+    for (const auto& item : hf_sequence_items(config, "decoder", "decoders")) add(item);
   } else if (type == "ByteLevel") {
     steps_.push_back(make_step(Kind::ByteLevel));
     has_byte_level_ = true;

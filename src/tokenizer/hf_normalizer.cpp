@@ -1,4 +1,5 @@
 #include "tokenizer/hf_normalizer.h"
+#include "tokenizer/hf_component.h"
 
 #include <utf8proc.h>
 
@@ -57,15 +58,9 @@ HfNormalizer::HfNormalizer(const nlohmann::json& config) {
 }
 
 void HfNormalizer::add(const nlohmann::json& config) {
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) {
-    throw InputError("tokenizer.json: a normalizer has no \"type\"");
-  }
-  const std::string type = config["type"];
+  const std::string type = hf_component_type(config, "normalizer");
   if (type == "Sequence") {
-    if (!config.contains("normalizers") || !config["normalizers"].is_array()) {
-      throw InputError("tokenizer.json: normalizer Sequence without \"normalizers\"");
-    }
-    for (const auto& item : config["normalizers"]) add(item);
+    for (const auto& item : hf_sequence_items(config, "normalizer", "normalizers")) add(item);
   } else if (type == "NFC") {
     steps_.push_back(make_step(Kind::Nfc));
   } else if (type == "NFD") {

@@ -1,4 +1,5 @@
 #include "tokenizer/hf_pre_tokenizer.h"
+#include "tokenizer/hf_component.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,16 +20,10 @@ HfPreTokenizer::HfPreTokenizer(const nlohmann::json& config) {
 }
 
 void HfPreTokenizer::add(const nlohmann::json& config) {
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) {
-    throw InputError("tokenizer.json: a pre_tokenizer has no \"type\"");
-  }
-  const std::string type = config["type"];
+  const std::string type = hf_component_type(config, "pre_tokenizer");
   if (byte_level_) throw InputError("tokenizer.json: unsupported pre_tokenizer '" + type + "' after ByteLevel");
   if (type == "Sequence") {
-    if (!config.contains("pretokenizers") || !config["pretokenizers"].is_array()) {
-      throw InputError("tokenizer.json: pre_tokenizer Sequence without \"pretokenizers\"");
-    }
-    for (const auto& item : config["pretokenizers"]) add(item);
+    for (const auto& item : hf_sequence_items(config, "pre_tokenizer", "pretokenizers")) add(item);
   } else if (type == "Split") {
     Step step;
     step.kind = Kind::Split;

@@ -1,4 +1,5 @@
 #include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/hf_component.h"
 
 #include <fstream>
 #include <memory>
@@ -40,10 +41,7 @@ TokenId token_by_text(const Vocab& vocab, const nlohmann::json& text, const char
 void read_post_processor(const nlohmann::json& config, const Vocab& vocab, std::vector<TokenId>& prefix,
                          std::vector<TokenId>& suffix) {
   if (config.is_null()) return;
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) {
-    throw InputError("tokenizer.json: a post_processor has no \"type\"");
-  }
-  const std::string type = config["type"];
+  const std::string type = hf_component_type(config, "post_processor");
   if (type == "Sequence") {
     for (const auto& item : config.value("processors", nlohmann::json::array())) {
       read_post_processor(item, vocab, prefix, suffix);
