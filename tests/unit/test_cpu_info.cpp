@@ -63,6 +63,7 @@ struct NamedFeature {
     {"avx512f", &SimdFeatures::avx512f},
     {"avx512bw", &SimdFeatures::avx512bw},
     {"avx512vl", &SimdFeatures::avx512vl},
+    {"avx512vbmi", &SimdFeatures::avx512vbmi},
     {"avx512_vnni", &SimdFeatures::avx512_vnni},
     {"avx512_bf16", &SimdFeatures::avx512_bf16},
     {"avx_vnni", &SimdFeatures::avx_vnni},
@@ -164,7 +165,7 @@ TEST(Cpuinfo, ParsesX86Sample) {
 
   SimdFeatures expected;
   expected.avx2 = expected.fma = expected.f16c = true;
-  expected.avx512f = expected.avx512bw = expected.avx512vl = true;
+  expected.avx512f = expected.avx512bw = expected.avx512vl = expected.avx512vbmi = true;
   expected.avx512_vnni = expected.avx512_bf16 = expected.avx_vnni = true;
   EXPECT_EQ(simd_features_from_flags(info.flags), expected);
 }

@@ -1,7 +1,8 @@
 // Matmul kernels of every ISA this CPU runs, against the reference
 // dequantizer and a double-precision dot product, on random blocks (all
 // quant bit patterns, sane scales), with shapes that are not multiples of
-// any tile: 37 rows (row tile 16), 1 / 5 / 9 tokens (token tile 4), block
+// any tile: 37 rows (row tiles 16 and 4), 1 / 5 / 9 / 16 / 37 tokens (token
+// tile 4, panels of 16), block
 // counts that are odd (paired-block loops) and f32 lengths with tails.
 //
 // Tolerance per output, stated from the arithmetic:
@@ -96,6 +97,13 @@ int64_t k_for(GgmlType type) {
   }
 }
 
+// k_for, and for 32-element formats also 640 = 5 x 128: the quad GEMV (4
+// blocks at a time, an odd count of quads) runs only when 128 divides k.
+std::vector<int64_t> k_values(GgmlType type) {
+  if (ggml_type_traits(type).block_size == 32) return {k_for(type), 640};
+  return {k_for(type)};
+}
+
 struct Bound {
   double reference;
   double tolerance;
@@ -150,65 +158,79 @@ TEST(Matmul, EveryIsaAndTypeMatchesReferenceWithinBound) {
   std::mt19937 rng(1234);
   const int64_t rows = 37;
   for (GgmlType type : kTypes) {
-    const int64_t k = k_for(type);
-    const auto w_bytes = random_weights(type, rows, k, rng);
-    const WeightMatrix w{type, w_bytes.data(), rows, k};
-    for (int64_t n : {1, 5, 9}) {
-      const auto x = random_activations(n, k, rng);
-      for (MatmulIsa isa : isas) {
-        SCOPED_TRACE(std::string(ggml_type_name(type)) + " n=" + std::to_string(n) + " " +
-                     std::string(matmul_isa_name(isa)));
-        const MatmulKernels kernels(isa);
-        const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
-        std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
-        matmul(kernels, w, x.data(), n, y.data());
-        for (size_t i = 0; i < y.size(); ++i) {
-          ASSERT_NEAR(y[i], ref[i].reference, ref[i].tolerance) << "output " << i;
+    for (const int64_t k : k_values(type)) {
+      const auto w_bytes = random_weights(type, rows, k, rng);
+      const WeightMatrix w{type, w_bytes.data(), rows, k};
+      // 16 and 37 tokens take the panel GEMM where the ISA has one (37: a
+      // padded last panel).
+      for (int64_t n : {1, 5, 9, 16, 37}) {
+        const auto x = random_activations(n, k, rng);
+        for (MatmulIsa isa : isas) {
+          SCOPED_TRACE(std::string(ggml_type_name(type)) + " k=" + std::to_string(k) + " n=" + std::to_string(n) +
+                       " " + std::string(matmul_isa_name(isa)));
+          const MatmulKernels kernels(isa);
+          const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
+          std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
+          matmul(kernels, w, x.data(), n, y.data());
+          for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_NEAR(y[i], ref[i].reference, ref[i].tolerance) << "output " << i;
+          }
         }
       }
     }
   }
 }
 
+// Y of the `n` tokens of x, rows [0, rows), computed in the row ranges of
+// `cuts` with the activations quantized in two token ranges, as threads
+// split the work.
+std::vector<float> product_in_pieces(const MatmulKernels& kernels, const WeightMatrix& w, const float* x,
+                                     int64_t n, const std::vector<int64_t>& cuts) {
+  std::vector<std::byte> scratch(kernels.activation_bytes(w.type, n, w.k));
+  const auto a = kernels.describe_activations(w.type, x, n, w.k, scratch);
+  MatmulKernels::quantize_tokens(a, 0, n / 2);
+  MatmulKernels::quantize_tokens(a, n / 2, n);
+  std::vector<float> y(static_cast<size_t>(n * w.rows), 0.0f);
+  for (size_t c = 0; c + 1 < cuts.size(); ++c) kernels.multiply_rows(w, a, y.data(), w.rows, cuts[c], cuts[c + 1]);
+  return y;
+}
+
+void expect_same_bits(const float* a, const float* b, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i])) << i;
+  }
+}
+
 TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
   std::mt19937 rng(99);
-  const int64_t rows = 37, n = 6;
+  const int64_t rows = 37;
   for (MatmulIsa isa : usable_isas()) {
     const MatmulKernels kernels(isa);
     for (GgmlType type : kTypes) {
-      SCOPED_TRACE(std::string(ggml_type_name(type)) + " " + std::string(matmul_isa_name(isa)));
-      const int64_t k = k_for(type);
-      const auto w_bytes = random_weights(type, rows, k, rng);
-      const WeightMatrix w{type, w_bytes.data(), rows, k};
-      const auto x = random_activations(n, k, rng);
-      std::vector<std::byte> scratch(kernels.activation_bytes(type, n, k));
-      const auto a = kernels.describe_activations(type, x.data(), n, k, scratch);
-      // Quantize in two token ranges, as two threads would.
-      MatmulKernels::quantize_tokens(a, 0, 2);
-      MatmulKernels::quantize_tokens(a, 2, n);
-      std::vector<float> whole(static_cast<size_t>(n * rows));
-      kernels.multiply_rows(w, a, whole.data(), rows, 0, rows);
-      for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 1, 36, 37},
-                                               std::vector<int64_t>{0, 5, 21, 22, 37},
-                                               std::vector<int64_t>{0, 19, 37}}) {
-        std::vector<float> split(whole.size(), 0.0f);
-        for (size_t c = 0; c + 1 < cuts.size(); ++c) {
-          kernels.multiply_rows(w, a, split.data(), rows, cuts[c], cuts[c + 1]);
+      for (const int64_t k : k_values(type)) {
+        const auto w_bytes = random_weights(type, rows, k, rng);
+        const WeightMatrix w{type, w_bytes.data(), rows, k};
+        // 6 tokens: the row kernels (quads where 128 divides k); 37: the
+        // panel GEMM where the ISA has one.
+        for (const int64_t n : {int64_t{6}, int64_t{37}}) {
+          SCOPED_TRACE(std::string(ggml_type_name(type)) + " " + std::string(matmul_isa_name(isa)) +
+                       " k=" + std::to_string(k) + " n=" + std::to_string(n));
+          const auto x = random_activations(n, k, rng);
+          const auto whole = product_in_pieces(kernels, w, x.data(), n, {0, rows});
+          for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 1, 36, 37},
+                                                   std::vector<int64_t>{0, 5, 21, 22, 37},
+                                                   std::vector<int64_t>{0, 19, 37}}) {
+            const auto split = product_in_pieces(kernels, w, x.data(), n, cuts);
+            expect_same_bits(split.data(), whole.data(), whole.size());
+          }
+          // A token gives the same bits in another batch on the same path:
+          // token 5 alone (row kernels) or as token 3 of a batch of 16
+          // (panels: another lane, another batch size).
+          const int64_t first = n < kPanelMinTokens ? 5 : 2;
+          const int64_t count = n < kPanelMinTokens ? 1 : kPanelMinTokens;
+          const auto part = product_in_pieces(kernels, w, x.data() + first * k, count, {0, rows});
+          expect_same_bits(part.data() + (5 - first) * rows, whole.data() + 5 * rows, static_cast<size_t>(rows));
         }
-        for (size_t i = 0; i < whole.size(); ++i) {
-          ASSERT_EQ(std::bit_cast<uint32_t>(split[i]), std::bit_cast<uint32_t>(whole[i])) << i;
-        }
-      }
-      // One token alone gives the same bits as within the batch (same kernel per element).
-      std::vector<std::byte> scratch1(kernels.activation_bytes(type, 1, k));
-      const auto a1 = kernels.describe_activations(type, x.data() + 5 * k, 1, k, scratch1);
-      MatmulKernels::quantize_tokens(a1, 0, 1);
-      std::vector<float> single(static_cast<size_t>(rows));
-      kernels.multiply_rows(w, a1, single.data(), rows, 0, rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        ASSERT_EQ(std::bit_cast<uint32_t>(single[static_cast<size_t>(r)]),
-                  std::bit_cast<uint32_t>(whole[static_cast<size_t>(5 * rows + r)]))
-            << r;
       }
     }
   }

@@ -277,5 +277,46 @@ TEST(ActivationQuant, ErrorBoundAndSums) {
   EXPECT_EQ(z.sum, 0);
 }
 
+// Ties round away from zero, as ggml's roundf-based quantizers do: with
+// amax = 127 the scale is exactly 1 and x.5 values are exact ties.
+TEST(ActivationQuant, TiesRoundAwayFromZero) {
+  std::vector<float> x(32, 0.0f);
+  const float ties[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f};
+  const int expected[] = {1, 2, 3, -1, -2, -3, 127};
+  for (size_t i = 0; i < std::size(ties); ++i) x[i] = ties[i];
+  x[31] = 127.0f;
+  BlockQ8x32 b{};
+  quantize_row_q8x32(x.data(), &b, 32);
+  ASSERT_EQ(b.d, 1.0f);
+  for (size_t i = 0; i < std::size(ties); ++i) EXPECT_EQ(b.qs[i], expected[i]) << ties[i];
+}
+
+// The token-panel layout holds exactly the row quantization of each token,
+// element e of block b of token t at qs[e / 4][t][e % 4]; padding lanes zero.
+TEST(ActivationQuant, PanelLanesMatchRowQuantization) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  const int64_t k = 96;
+  const int tokens = 5;
+  std::vector<float> x(static_cast<size_t>(tokens * k));
+  for (float& v : x) v = u(rng);
+  std::vector<Q8x32PanelBlock> panel(k / 32);
+  std::memset(panel.data(), 0x5a, panel.size() * sizeof(Q8x32PanelBlock));
+  for (int t = 0; t < tokens; ++t) quantize_row_q8x32_panel_lane(x.data() + t * k, panel.data(), t, k);
+  for (int lane = tokens; lane < kPanelTokens; ++lane) clear_q8x32_panel_lane(panel.data(), lane, k);
+  for (int t = 0; t < kPanelTokens; ++t) {
+    std::vector<BlockQ8x32> rows(k / 32);
+    if (t < tokens) quantize_row_q8x32(x.data() + t * k, rows.data(), k);
+    for (size_t b = 0; b < rows.size(); ++b) {
+      const BlockQ8x32 r = t < tokens ? rows[b] : BlockQ8x32{};
+      const Q8x32PanelBlock& p = panel[b];
+      EXPECT_EQ(p.d[t], r.d);
+      EXPECT_EQ(p.neg128_sum[t], -128 * r.sum);
+      EXPECT_EQ(p.d_sum[t], r.d * static_cast<float>(r.sum));
+      for (int e = 0; e < 32; ++e) EXPECT_EQ(p.qs[e / 4][t][e % 4], r.qs[e]) << "token " << t << " element " << e;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pocketllm

@@ -117,6 +117,7 @@ constexpr std::array kFeatureNames{
     FeatureName{"avx512f", &SimdFeatures::avx512f},
     FeatureName{"avx512bw", &SimdFeatures::avx512bw},
     FeatureName{"avx512vl", &SimdFeatures::avx512vl},
+    FeatureName{"avx512vbmi", &SimdFeatures::avx512vbmi},
     FeatureName{"avx512_vnni", &SimdFeatures::avx512_vnni},
     FeatureName{"avx512_bf16", &SimdFeatures::avx512_bf16},
     FeatureName{"avx_vnni", &SimdFeatures::avx_vnni},
@@ -377,6 +378,7 @@ SimdFeatures simd_features_from_cpuid() {
   simd.avx512f = os_avx512 && bit(leaf7.ebx, 16);
   simd.avx512bw = simd.avx512f && bit(leaf7.ebx, 30);
   simd.avx512vl = simd.avx512f && bit(leaf7.ebx, 31);
+  simd.avx512vbmi = simd.avx512f && bit(leaf7.ecx, 1);
   simd.avx512_vnni = simd.avx512f && bit(leaf7.ecx, 11);
   simd.amx_bf16 = os_amx && bit(leaf7.edx, 22);
   simd.amx_tile = os_amx && bit(leaf7.edx, 24);

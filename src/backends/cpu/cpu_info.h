@@ -25,6 +25,7 @@ struct SimdFeatures {
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;
+  bool avx512vbmi = false;  // vpermb / vpermt2b (byte permutes)
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
   bool avx_vnni = false;

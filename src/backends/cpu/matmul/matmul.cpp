@@ -30,7 +30,7 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
     case MatmulIsa::Avx2: return simd.avx2 && simd.fma && simd.f16c;
     case MatmulIsa::Avx512:
       return simd.avx2 && simd.fma && simd.f16c && simd.avx512f && simd.avx512bw &&
-             simd.avx512vl && simd.avx512_vnni;
+             simd.avx512vl && simd.avx512_vnni && simd.avx512vbmi;
 #else
     case MatmulIsa::Avx2:
     case MatmulIsa::Avx512: return false;
@@ -95,8 +95,23 @@ ActivationFormat MatmulKernels::activation_format(GgmlType weight_type) const {
   return kernel_for(isa_, weight_type).activation;
 }
 
+bool MatmulKernels::uses_panels(GgmlType weight_type, int64_t n) const {
+  check_type(weight_type);
+  return n >= kPanelMinTokens && kernel_for(isa_, weight_type).panels;
+}
+
+bool MatmulKernels::uses_quads(GgmlType weight_type, int64_t n, int64_t k) const {
+  check_type(weight_type);
+  return !uses_panels(weight_type, n) && k % 128 == 0 && kernel_for(isa_, weight_type).quads;
+}
+
 size_t MatmulKernels::activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const {
-  return static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
+  if (uses_panels(weight_type, n)) {
+    return static_cast<size_t>(panel_count(n)) * static_cast<size_t>(k / kQK32) * sizeof(Q8x32PanelBlock);
+  }
+  const size_t rows = static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
+  const size_t quads = uses_quads(weight_type, n, k) ? static_cast<size_t>(n * (k / 128)) * sizeof(Q8x32Quad) : 0;
+  return rows + quads;
 }
 
 PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, const float* x,
@@ -113,12 +128,18 @@ PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, co
   a.k = k;
   a.f32 = x;
   a.row_bytes = activation_row_bytes(a.format, k);
+  a.panels = uses_panels(weight_type, n);
   if (a.format != ActivationFormat::F32) {
-    if (scratch.size() < static_cast<size_t>(n) * a.row_bytes) {
+    const size_t need = activation_bytes(weight_type, n, k);
+    if (scratch.size() < need) {
       throw InputError("matmul: activation scratch of " + std::to_string(scratch.size()) +
-                       " bytes, need " + std::to_string(static_cast<size_t>(n) * a.row_bytes));
+                       " bytes, need " + std::to_string(need));
     }
     a.quantized = scratch.data();
+    if (uses_quads(weight_type, n, k)) {
+      a.quads = scratch.data() + static_cast<size_t>(n) * a.row_bytes;
+      a.quad_row_bytes = static_cast<size_t>(k / 128) * sizeof(Q8x32Quad);
+    }
   }
   return a;
 }
@@ -127,6 +148,21 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
                                     int64_t token_end) {
   // The scratch behind a.quantized was handed in writable (describe_activations).
   auto* out = const_cast<std::byte*>(a.quantized);
+  if (a.panels) {
+    const int64_t blocks = a.k / kQK32;
+    auto* panels = reinterpret_cast<Q8x32PanelBlock*>(out);
+    for (int64_t t = token_begin; t < token_end; ++t) {
+      quantize_row_q8x32_panel_lane(a.f32 + t * a.k, panels + (t / kPanelTokens) * blocks,
+                                    static_cast<int>(t % kPanelTokens), a.k);
+    }
+    // Whoever quantizes the last token zeroes the padding lanes after it.
+    if (token_end == a.n && token_begin < token_end) {
+      for (int64_t t = a.n; t < panel_count(a.n) * kPanelTokens; ++t) {
+        clear_q8x32_panel_lane(panels + (t / kPanelTokens) * blocks, static_cast<int>(t % kPanelTokens), a.k);
+      }
+    }
+    return;
+  }
   for (int64_t t = token_begin; t < token_end; ++t) {
     const float* x = a.f32 + t * a.k;
     std::byte* row = out + static_cast<size_t>(t) * a.row_bytes;
@@ -134,6 +170,10 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
       case ActivationFormat::F32: break;
       case ActivationFormat::Q8x32:
         quantize_row_q8x32(x, reinterpret_cast<BlockQ8x32*>(row), a.k);
+        if (a.quads != nullptr) {
+          auto* quads = const_cast<std::byte*>(a.quads) + static_cast<size_t>(t) * a.quad_row_bytes;
+          quantize_row_q8x32_quads(x, reinterpret_cast<Q8x32Quad*>(quads), a.k);
+        }
         break;
       case ActivationFormat::Q8K:
         quantize_row_q8_k(x, reinterpret_cast<BlockQ8_K*>(row), a.k);

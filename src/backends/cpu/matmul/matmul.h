@@ -11,14 +11,18 @@
 // same instructions whatever the range, so any split gives bit-identical
 // results. Nothing here allocates except the convenience `matmul`.
 //
-// Layout: weights are used in place, in their GGUF block layout (zero copy);
-// no interleaved repack exists yet because none has been measured to help.
+// Layout: weights are used in place, in their GGUF block layout (zero copy).
+// Batches of kPanelMinTokens or more take the activations as token panels
+// (see PreparedActivations), so the GEMM needs no weight repack. A token's
+// result can differ in the last bits between a batch below and a batch above
+// that size (another summation order), never with the thread split.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
 #include "backends/cpu/cpu_info.h"
+#include "backends/cpu/quant/activation_quant.h"
 #include "formats/ggml_types.h"
 
 namespace pocketllm {
@@ -30,7 +34,7 @@ std::string_view matmul_isa_name(MatmulIsa isa);
 
 // Whether this build has kernels for `isa` and `simd` can run them.
 // Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
-// (the int8 dot is vpdpbusd); Neon needs an aarch64 build.
+// (the int8 dot is vpdpbusd) + avx512vbmi (byte permutes gather quads); Neon needs an aarch64 build.
 bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd);
 MatmulIsa best_matmul_isa(const SimdFeatures& simd);
 
@@ -47,7 +51,10 @@ struct WeightMatrix {
 };
 
 // X [n x k] f32 row-major, and its quantized form when the kernel wants one:
-// n rows of row_bytes each (k/32 BlockQ8x32 or k/256 BlockQ8_K).
+// n rows of row_bytes each (k/32 BlockQ8x32 or k/256 BlockQ8_K), or, where
+// the ISA has a GEMM micro-kernel for the format and n >= kPanelMinTokens,
+// ceil(n / 16) panels of k/32 Q8x32PanelBlock (16 tokens side by side; the
+// padding lanes of the last panel zeroed) instead of rows.
 struct PreparedActivations {
   ActivationFormat format = ActivationFormat::F32;
   int64_t n = 0;
@@ -55,7 +62,17 @@ struct PreparedActivations {
   const float* f32 = nullptr;
   const std::byte* quantized = nullptr;
   size_t row_bytes = 0;
+  bool panels = false;  // `quantized` holds panels, not rows
+  // Where the ISA has a decode GEMV on quads (Q4_0 and IQ4_NL on AVX-512)
+  // and k is a multiple of 128: the same tokens also as k/128
+  // Q8x32Quad each (quad_row_bytes apart), after the rows. Null otherwise.
+  const std::byte* quads = nullptr;
+  size_t quad_row_bytes = 0;
 };
+
+// Batches from this many tokens use the panel GEMM where it exists. Below it
+// the row kernels do less work (a panel computes 16 lanes whatever n is).
+inline constexpr int64_t kPanelMinTokens = 16;
 
 class MatmulKernels {
  public:
@@ -65,6 +82,11 @@ class MatmulKernels {
   // True for types with a reference dequantizer.
   static bool supports(GgmlType type);
   ActivationFormat activation_format(GgmlType weight_type) const;
+  // Whether X of n tokens for `weight_type` is prepared as token panels.
+  bool uses_panels(GgmlType weight_type, int64_t n) const;
+  // Whether X is also prepared as quads (see PreparedActivations::quads).
+  bool uses_quads(GgmlType weight_type, int64_t n, int64_t k) const;
+  static int64_t panel_count(int64_t n) { return (n + kPanelTokens - 1) / kPanelTokens; }
   // Scratch bytes that prepare_activations needs (0 for F32).
   size_t activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const;
 

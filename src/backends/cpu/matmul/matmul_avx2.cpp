@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "backends/cpu/matmul/k_block_int.h"
 #include "backends/cpu/quant/activation_quant.h"

@@ -12,6 +12,12 @@ using MultiplyRowsFn = void (*)(const WeightMatrix& w, const PreparedActivations
 struct TypeKernel {
   ActivationFormat activation = ActivationFormat::F32;
   MultiplyRowsFn fn = nullptr;
+  // `fn` also takes panel activations (PreparedActivations::panels). The same
+  // for every type of one activation format within one ISA, since one
+  // prepared X serves a group of matrices of that format.
+  bool panels = false;
+  // `fn` uses PreparedActivations::quads when they are there (decode GEMV).
+  bool quads = false;
 };
 
 TypeKernel scalar_kernel(GgmlType type);

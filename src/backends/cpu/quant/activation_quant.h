@@ -24,6 +24,44 @@ static_assert(sizeof(BlockQ8x32) == 40);
 // x[0 .. n) -> n / 32 blocks (n a multiple of 32).
 void quantize_row_q8x32(const float* x, BlockQ8x32* out, int64_t n);
 
+// The same quantization with kPanelTokens tokens side by side, for the GEMM
+// micro-kernel: lanes are tokens, so one 512-bit int8 dot takes 4 elements of
+// 16 tokens against 4 weight bytes broadcast from one row, and a block's
+// scales apply to all 16 tokens in one multiply (no horizontal sums). A
+// panel of a matrix X is k/32 of these blocks.
+inline constexpr int kPanelTokens = 16;
+struct Q8x32PanelBlock {
+  int8_t qs[8][kPanelTokens][4];       // [group of 4 elements][token][element of the group]
+  float d[kPanelTokens];               // BlockQ8x32::d
+  int32_t neg128_sum[kPanelTokens];    // -128 * BlockQ8x32::sum: the bias term of signed weights
+  float d_sum[kPanelTokens];           // d * sum: the offset term of Q4_1 / Q5_1
+};
+static_assert(sizeof(Q8x32PanelBlock) == 704);
+
+// x[0 .. n) quantized as quantize_row_q8x32 does, written to lane `lane` of
+// the n / 32 panel blocks at `panel`.
+void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int lane, int64_t n);
+// Zeroes lane `lane` of n / 32 panel blocks (the padding tokens of a last panel).
+void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n);
+
+// Four consecutive Q8x32 blocks of one token rearranged for the decode GEMV
+// of 4-bit weights: the low and high 16 elements of each block apart (as
+// Q4_0's low and high nibbles are), and each block's scale and bias in the 4
+// int32 lanes its 32 products fill, so one 512-bit vpdpbusd pair covers 128
+// elements and the scales apply lane-wise with no horizontal sum per block.
+struct Q8x32Quad {
+  int8_t lo[4][16];         // elements 0..15 of block j
+  int8_t hi[4][16];         // elements 16..31 of block j
+  float d[16];              // d of block l / 4 in lane l
+  int32_t neg2_sum[16];     // -2 * sum of block l / 4: four lanes give -8 * sum (Q4_0's bias 8)
+  int32_t neg32_sum[16];    // -32 * sum: four lanes give -128 * sum (weights biased by 128)
+};
+static_assert(sizeof(Q8x32Quad) == 320);
+
+// x[0 .. n) quantized as quantize_row_q8x32 does, as n / 128 quads (n a
+// multiple of 128).
+void quantize_row_q8x32_quads(const float* x, Q8x32Quad* out, int64_t n);
+
 // x[0 .. n) -> n / 256 Q8_K blocks (n a multiple of 256), bsums filled.
 void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n);
 
