@@ -97,8 +97,7 @@ int64_t k_for(GgmlType type) {
   }
 }
 
-// k_for, and for 32-element formats also 640 = 5 x 128: the quad GEMV (4
-// blocks at a time, an odd count of quads) runs only when 128 divides k.
+// k_for, and for 32-element formats also 640 (20 blocks: an even count).
 std::vector<int64_t> k_values(GgmlType type) {
   if (ggml_type_traits(type).block_size == 32) return {k_for(type), 640};
   return {k_for(type)};
@@ -210,8 +209,7 @@ TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
       for (const int64_t k : k_values(type)) {
         const auto w_bytes = random_weights(type, rows, k, rng);
         const WeightMatrix w{type, w_bytes.data(), rows, k};
-        // 6 tokens: the row kernels (quads where 128 divides k); 37: the
-        // panel GEMM where the ISA has one.
+        // 6 tokens: the row kernels; 37: the panel GEMM where the ISA has one.
         for (const int64_t n : {int64_t{6}, int64_t{37}}) {
           SCOPED_TRACE(std::string(ggml_type_name(type)) + " " + std::string(matmul_isa_name(isa)) +
                        " k=" + std::to_string(k) + " n=" + std::to_string(n));

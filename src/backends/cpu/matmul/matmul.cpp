@@ -30,7 +30,7 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
     case MatmulIsa::Avx2: return simd.avx2 && simd.fma && simd.f16c;
     case MatmulIsa::Avx512:
       return simd.avx2 && simd.fma && simd.f16c && simd.avx512f && simd.avx512bw &&
-             simd.avx512vl && simd.avx512_vnni && simd.avx512vbmi;
+             simd.avx512vl && simd.avx512_vnni;
 #else
     case MatmulIsa::Avx2:
     case MatmulIsa::Avx512: return false;
@@ -100,18 +100,11 @@ bool MatmulKernels::uses_panels(GgmlType weight_type, int64_t n) const {
   return n >= kPanelMinTokens && kernel_for(isa_, weight_type).panels;
 }
 
-bool MatmulKernels::uses_quads(GgmlType weight_type, int64_t n, int64_t k) const {
-  check_type(weight_type);
-  return !uses_panels(weight_type, n) && k % 128 == 0 && kernel_for(isa_, weight_type).quads;
-}
-
 size_t MatmulKernels::activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const {
   if (uses_panels(weight_type, n)) {
     return static_cast<size_t>(panel_count(n)) * static_cast<size_t>(k / kQK32) * sizeof(Q8x32PanelBlock);
   }
-  const size_t rows = static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
-  const size_t quads = uses_quads(weight_type, n, k) ? static_cast<size_t>(n * (k / 128)) * sizeof(Q8x32Quad) : 0;
-  return rows + quads;
+  return static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
 }
 
 PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, const float* x,
@@ -136,10 +129,6 @@ PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, co
                        " bytes, need " + std::to_string(need));
     }
     a.quantized = scratch.data();
-    if (uses_quads(weight_type, n, k)) {
-      a.quads = scratch.data() + static_cast<size_t>(n) * a.row_bytes;
-      a.quad_row_bytes = static_cast<size_t>(k / 128) * sizeof(Q8x32Quad);
-    }
   }
   return a;
 }
@@ -170,10 +159,6 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
       case ActivationFormat::F32: break;
       case ActivationFormat::Q8x32:
         quantize_row_q8x32(x, reinterpret_cast<BlockQ8x32*>(row), a.k);
-        if (a.quads != nullptr) {
-          auto* quads = const_cast<std::byte*>(a.quads) + static_cast<size_t>(t) * a.quad_row_bytes;
-          quantize_row_q8x32_quads(x, reinterpret_cast<Q8x32Quad*>(quads), a.k);
-        }
         break;
       case ActivationFormat::Q8K:
         quantize_row_q8_k(x, reinterpret_cast<BlockQ8_K*>(row), a.k);

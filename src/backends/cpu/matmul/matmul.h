@@ -34,7 +34,7 @@ std::string_view matmul_isa_name(MatmulIsa isa);
 
 // Whether this build has kernels for `isa` and `simd` can run them.
 // Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
-// (the int8 dot is vpdpbusd) + avx512vbmi (byte permutes gather quads); Neon needs an aarch64 build.
+// (the int8 dot is vpdpbusd); Neon needs an aarch64 build.
 bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd);
 MatmulIsa best_matmul_isa(const SimdFeatures& simd);
 
@@ -63,11 +63,6 @@ struct PreparedActivations {
   const std::byte* quantized = nullptr;
   size_t row_bytes = 0;
   bool panels = false;  // `quantized` holds panels, not rows
-  // Where the ISA has a decode GEMV on quads (Q4_0 and IQ4_NL on AVX-512)
-  // and k is a multiple of 128: the same tokens also as k/128
-  // Q8x32Quad each (quad_row_bytes apart), after the rows. Null otherwise.
-  const std::byte* quads = nullptr;
-  size_t quad_row_bytes = 0;
 };
 
 // Batches from this many tokens use the panel GEMM where it exists. Below it
@@ -84,8 +79,6 @@ class MatmulKernels {
   ActivationFormat activation_format(GgmlType weight_type) const;
   // Whether X of n tokens for `weight_type` is prepared as token panels.
   bool uses_panels(GgmlType weight_type, int64_t n) const;
-  // Whether X is also prepared as quads (see PreparedActivations::quads).
-  bool uses_quads(GgmlType weight_type, int64_t n, int64_t k) const;
   static int64_t panel_count(int64_t n) { return (n + kPanelTokens - 1) / kPanelTokens; }
   // Scratch bytes that prepare_activations needs (0 for F32).
   size_t activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const;

@@ -1,5 +1,5 @@
 // AVX-512 kernels: the AVX2 loops with the int8 dot on AVX-512 VNNI (vpdpbusd, 256-bit), plus
-// the 512-bit panel GEMM and quad GEMV (VNNI + VBMI byte permutes). See matmul_x86_kernels.inc.
+// the 512-bit panel GEMM. See matmul_x86_kernels.inc.
 #include "backends/cpu/matmul/matmul_kernel_table.h"
 
 #if defined(__x86_64__)
@@ -15,10 +15,10 @@
 #define POCKETLLM_X86_NS avx512
 #define POCKETLLM_X86_VNNI 1
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 // gcc 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* (gcc bug 105593).
 #pragma GCC diagnostic push

@@ -16,8 +16,6 @@ struct TypeKernel {
   // for every type of one activation format within one ISA, since one
   // prepared X serves a group of matrices of that format.
   bool panels = false;
-  // `fn` uses PreparedActivations::quads when they are there (decode GEMV).
-  bool quads = false;
 };
 
 TypeKernel scalar_kernel(GgmlType type);

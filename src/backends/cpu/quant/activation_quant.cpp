@@ -70,23 +70,6 @@ void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n) {
   }
 }
 
-void quantize_row_q8x32_quads(const float* x, Q8x32Quad* out, int64_t n) {
-  for (int64_t i = 0; i < n / 128; ++i, x += 128) {
-    BlockQ8x32 blocks[4];
-    quantize_row_q8x32(x, blocks, 128);
-    Q8x32Quad& q = out[i];
-    for (int j = 0; j < 4; ++j) {
-      std::memcpy(q.lo[j], blocks[j].qs, 16);
-      std::memcpy(q.hi[j], blocks[j].qs + 16, 16);
-      for (int l = 4 * j; l < 4 * j + 4; ++l) {
-        q.d[l] = blocks[j].d;
-        q.neg2_sum[l] = -2 * blocks[j].sum;
-        q.neg32_sum[l] = -32 * blocks[j].sum;
-      }
-    }
-  }
-}
-
 void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
     BlockQ8_K& b = out[i];

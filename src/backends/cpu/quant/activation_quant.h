@@ -44,24 +44,6 @@ void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int l
 // Zeroes lane `lane` of n / 32 panel blocks (the padding tokens of a last panel).
 void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n);
 
-// Four consecutive Q8x32 blocks of one token rearranged for the decode GEMV
-// of 4-bit weights: the low and high 16 elements of each block apart (as
-// Q4_0's low and high nibbles are), and each block's scale and bias in the 4
-// int32 lanes its 32 products fill, so one 512-bit vpdpbusd pair covers 128
-// elements and the scales apply lane-wise with no horizontal sum per block.
-struct Q8x32Quad {
-  int8_t lo[4][16];         // elements 0..15 of block j
-  int8_t hi[4][16];         // elements 16..31 of block j
-  float d[16];              // d of block l / 4 in lane l
-  int32_t neg2_sum[16];     // -2 * sum of block l / 4: four lanes give -8 * sum (Q4_0's bias 8)
-  int32_t neg32_sum[16];    // -32 * sum: four lanes give -128 * sum (weights biased by 128)
-};
-static_assert(sizeof(Q8x32Quad) == 320);
-
-// x[0 .. n) quantized as quantize_row_q8x32 does, as n / 128 quads (n a
-// multiple of 128).
-void quantize_row_q8x32_quads(const float* x, Q8x32Quad* out, int64_t n);
-
 // x[0 .. n) -> n / 256 Q8_K blocks (n a multiple of 256), bsums filled.
 void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n);
 
