@@ -9,7 +9,11 @@
 #   BUILD_DIR (default build/bench-release) is configured Release with
 #   -DPOCKETLLM_BENCH=ON and built when it has no pocketllm.
 # environment: PRESET (tinyllama-1.1b), TYPE (q4_0), SEED (1), THREADS (2),
-#   PP (512), TG (128), REPS (3), MODEL (an existing GGUF instead of gen's).
+#   PP (512), TG (128), REPS (3), MODEL (an existing GGUF instead of gen's),
+#   DEPTH (0: tokens of context in the cache before each test, llama-bench's -d),
+#   CTK / CTV (f16: KV cache types, the same on both sides; llama.cpp runs a
+#   quantized V cache with flash attention, and cannot quantize a cache whose
+#   head_dim is not a multiple of its 32-element blocks).
 # Run it on an otherwise idle machine: both engines share the cores.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -22,6 +26,9 @@ THREADS="${THREADS:-2}"
 PP="${PP:-512}"
 TG="${TG:-128}"
 REPS="${REPS:-3}"
+DEPTH="${DEPTH:-0}"
+CTK="${CTK:-f16}"
+CTV="${CTV:-f16}"
 
 if [[ ! -x "$BUILD_DIR/src/pocketllm" || ! -x "$BUILD_DIR/bench/pocketllm-bench-kernels" ]]; then
   cmake -S "$POCKETLLM_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BENCH=ON \
@@ -42,11 +49,13 @@ fi
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-echo "== pocketllm bench -m $MODEL -p $PP -n $TG -t $THREADS -r $REPS"
-"$POCKETLLM" bench -m "$MODEL" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o json > "$OUT/ours.json"
+echo "== pocketllm bench -m $MODEL -p $PP -n $TG -d $DEPTH -t $THREADS -r $REPS --ctk $CTK --ctv $CTV"
+"$POCKETLLM" bench -m "$MODEL" -p "$PP" -n "$TG" -d "$DEPTH" -t "$THREADS" -r "$REPS" --ctk "$CTK" --ctv "$CTV" \
+  -o json > "$OUT/ours.json"
 echo "== node tests/js/llama_cpp_bench.mjs (llama.cpp via node-llama-cpp 3.21.1)"
 node "$POCKETLLM_ROOT/tests/js/llama_cpp_bench.mjs" --model "$MODEL" --n-prompt "$PP" --n-gen "$TG" \
-  --threads "$THREADS" --repetitions "$REPS" --output json > "$OUT/theirs.json"
+  --n-depth "$DEPTH" --threads "$THREADS" --repetitions "$REPS" --cache-type-k "$CTK" --cache-type-v "$CTV" \
+  --output json > "$OUT/theirs.json"
 echo "== read bandwidth (pocketllm-bench-kernels, $THREADS threads)"
 "$BUILD_DIR/bench/pocketllm-bench-kernels" --threads="$THREADS" --benchmark_filter='^$' 2>&1 \
   | tee "$OUT/bandwidth.txt" | grep -i "bandwidth" || true
@@ -57,12 +66,12 @@ const [ours, theirs] = [2, 3].map((i) => JSON.parse(readFileSync(process.argv[i]
 const bwMatch = readFileSync(process.argv[4], "utf8").match(/bandwidth:\s*([0-9.]+)\s*GB\/s/i);
 const find = (list, pp) => list.find((r) => (pp ? r.n_prompt > 0 : r.n_gen > 0));
 const fmt = (r) => `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}`;
-console.log(`\nmodel: ${ours[0].model_filename} (${ours[0].model_type}, ${(ours[0].model_size / 2 ** 20).toFixed(1)} MiB), threads ${ours[0].n_threads}`);
+console.log(`\nmodel: ${ours[0].model_filename} (${ours[0].model_type}, ${(ours[0].model_size / 2 ** 20).toFixed(1)} MiB), threads ${ours[0].n_threads}, KV ${ours[0].type_k}/${ours[0].type_v}`);
 console.log("| test | pocketllm t/s | llama.cpp t/s | ratio |\n| --- | ---: | ---: | ---: |");
 for (const pp of [true, false]) {
   const a = find(ours, pp), b = find(theirs, pp);
   if (!a || !b) continue;
-  const name = pp ? `pp${a.n_prompt}` : `tg${a.n_gen}`;
+  const name = (pp ? `pp${a.n_prompt}` : `tg${a.n_gen}`) + (a.n_depth > 0 ? ` @ d${a.n_depth}` : "");
   console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${(a.avg_ts / b.avg_ts).toFixed(3)} |`);
 }
 const tg = find(ours, false);

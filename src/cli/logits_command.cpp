@@ -1,19 +1,23 @@
 // `pocketllm logits [-m MODEL] --tokens 1,2,3 --out FILE.npy
-// [--kv-cache-dtype f32|f16] [--greedy N] [-t THREADS]`
+// [--kv-cache-dtype f16|bf16|q8|q4|f32] [-ctk T] [-ctv T] [--greedy N] [-b|--max-num-batched-tokens N] [-t THREADS]`
 //
-// Runs the token ids through the model in one prefill and writes the float32
-// logits of every position as an [n_tokens, n_vocab] NumPy file (what tests
-// compare with reference logits). With --greedy N it then generates N tokens
+// Runs the token ids through the model (prefill in chunks of -b tokens,
+// default 512) and writes the float32 logits of every position as an
+// [n_tokens, n_vocab] NumPy file (what tests compare with reference logits),
+// chunk by chunk: memory holds one chunk's logits, not the whole array. With --greedy N it then generates N tokens
 // greedily through the incremental decode path (one token per forward,
 // reading the KV cache), with no stop at end-of-text tokens, and prints
 // {"greedy": [ids...]} as the last line of stdout.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,7 +38,10 @@ struct LogitsOptions {
   std::string tokens;
   std::string out;
   std::string kv_dtype = "f16";
+  std::string cache_type_k;  // empty: as --kv-cache-dtype
+  std::string cache_type_v;
   int32_t greedy = 0;
+  uint32_t n_batch = 512;
   unsigned n_threads = 0;
 };
 
@@ -64,7 +71,8 @@ std::vector<TokenId> parse_token_list(const std::string& text) {
 
 void run_logits(const LogitsOptions& options) {
   const std::vector<TokenId> tokens = parse_token_list(options.tokens);
-  const KvDtype kv_dtype = kv_dtype_from_name(options.kv_dtype);
+  const KvCacheTypes kv_types =
+      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
   if (options.greedy < 0) throw InputError(fmt::format("--greedy: {} is negative", options.greedy));
 
   ModelLoadOptions load_options;
@@ -72,15 +80,32 @@ void run_logits(const LogitsOptions& options) {
   std::unique_ptr<Model> model = Model::load(options.model, load_options);
   const uint32_t vocab = model->desc().vocab_size;
   const uint32_t n_ctx = static_cast<uint32_t>(tokens.size()) + static_cast<uint32_t>(options.greedy);
-  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), n_ctx, kv_dtype);
+  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), n_ctx, kv_types);
 
   // No tokenizer: the ids are the model's, and greedy runs the full N.
   Generator generator(*model, *cache, n_ctx, nullptr);
-  const std::vector<float>& logits = generator.feed(tokens, true);
+  // Every id is checked before the file is opened, so bad input leaves no file.
+  for (const TokenId id : tokens) {
+    if (static_cast<uint32_t>(id) >= vocab) {
+      throw InputError(fmt::format("token id {} is outside the vocabulary (0..{})", id, vocab - 1));
+    }
+  }
   const std::vector<size_t> shape = {tokens.size(), vocab};
-  write_npy_f32(options.out, logits, shape);
+  NpyF32Writer npy(options.out, shape);
+  const std::span<const TokenId> all(tokens);
+  try {
+    for (size_t begin = 0; begin < all.size(); begin += options.n_batch) {
+      const size_t n = std::min<size_t>(options.n_batch, all.size() - begin);
+      npy.append(generator.feed(all.subspan(begin, n), true));
+    }
+    npy.finish();
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(options.out, ignored);  // no half-written array
+    throw;
+  }
   std::fprintf(stderr, "logits: wrote %s [%zu, %u] (KV cache %s)\n", options.out.c_str(), tokens.size(), vocab,
-               options.kv_dtype.c_str());
+               kv_cache_types_name(kv_types).c_str());
 
   if (options.greedy > 0) {
     SamplingParams greedy;
@@ -101,9 +126,16 @@ void add_logits_command(CLI::App& app) {
   command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
   command->add_option("--tokens", options->tokens, "Token ids, comma-separated: 1,2,3")->required();
   command->add_option("--out", options->out, "Output .npy file: float32 [n_tokens, n_vocab]")->required();
-  command->add_option("--kv-cache-dtype", options->kv_dtype, "KV cache type: f16 (default), f32");
+  command->add_option("--kv-cache-dtype", options->kv_dtype,
+                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
+  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
+  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
   command->add_option("--greedy", options->greedy,
                       "Then generate N tokens greedily (incremental decode) and print {\"greedy\": [ids]}");
+  command
+      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
+                   "Tokens per forward call (chunked prefill; default 512)")
+      ->check(CLI::Range(1u, 1u << 20));
   command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
   command->callback([options] { run_logits(*options); });
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "cli/commands.h"
@@ -21,6 +22,18 @@ int main(int argc, char** argv) {
   pocketllm::cli::add_run_command(app);
   pocketllm::cli::add_logits_command(app);
   pocketllm::cli::add_perplexity_command(app);
+
+  // llama.cpp spells the KV cache type flags -ctk / -ctv and the micro-batch
+  // -ub (one dash, several letters), which CLI11 cannot declare: read them
+  // as --ctk / --ctv / --ub.
+  static char ctk[] = "--ctk";
+  static char ctv[] = "--ctv";
+  static char ub[] = "--ub";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-ctk") == 0) argv[i] = ctk;
+    if (std::strcmp(argv[i], "-ctv") == 0) argv[i] = ctv;
+    if (std::strcmp(argv[i], "-ub") == 0) argv[i] = ub;
+  }
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,5 @@
-// `pocketllm perplexity [-m MODEL] -f TEXT [-c N_CTX] [-b N_BATCH] [--chunks N]
-// [--kv-cache-dtype f16|f32] [-t THREADS]`
+// `pocketllm perplexity [-m MODEL] -f TEXT [-c N_CTX] [-b|--max-num-batched-tokens N] [--chunks N]
+// [--kv-cache-dtype f16|bf16|q8|q4|f32] [-ctk T] [-ctv T] [-t THREADS]`
 //
 // llama-perplexity's method and output (see engine/perplexity.h): running
 // values "[1]12.3456,[2]11.9876,..." on one line of stdout, then
@@ -33,6 +33,8 @@ struct PerplexityCommandOptions {
   uint32_t n_batch = 512;
   size_t max_chunks = 0;
   std::string kv_dtype = "f16";
+  std::string cache_type_k;  // empty: as --kv-cache-dtype
+  std::string cache_type_v;
   unsigned n_threads = 0;
 };
 
@@ -42,7 +44,8 @@ void write_stdout(const std::string& text) {
 }
 
 void run_perplexity(const PerplexityCommandOptions& options) {
-  const KvDtype kv_dtype = kv_dtype_from_name(options.kv_dtype);
+  const KvCacheTypes kv_types =
+      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
   if (options.n_batch == 0) throw InputError("-b: the batch size must be at least 1");
   const auto text = read_text_file(options.text_file);
   if (!text) throw InputError(options.text_file + ": cannot read the text file");
@@ -68,8 +71,9 @@ void run_perplexity(const PerplexityCommandOptions& options) {
   std::fprintf(stderr,
                "perplexity: %zu tokens; calculating perplexity over %zu chunks, n_ctx=%u, batch size %u, "
                "KV cache %s\n",
-               tokens.size(), n_chunks, options.n_ctx, options.n_batch, options.kv_dtype.c_str());
-  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), options.n_ctx, kv_dtype);
+               tokens.size(), n_chunks, options.n_ctx, options.n_batch,
+               kv_cache_types_name(kv_types).c_str());
+  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), options.n_ctx, kv_types);
   const PerplexityResult result =
       evaluate_perplexity(*model, *cache, tokens, bos, ppl_options, [](size_t chunk, double ppl) {
         write_stdout(fmt::format("[{}]{:.4f},", chunk, ppl));
@@ -97,8 +101,14 @@ void add_perplexity_command(CLI::App& app) {
   command->add_option("-c,--ctx-size", options->n_ctx, "Tokens per chunk (default 512)")
       ->check(CLI::Range(4u, 1u << 24));
   command->add_option("--chunks", options->max_chunks, "Score at most this many chunks (default: all)");
-  command->add_option("-b,--batch-size", options->n_batch, "Tokens per forward call (default 512)");
-  command->add_option("--kv-cache-dtype", options->kv_dtype, "KV cache type: f16 (default), f32");
+  command
+      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
+                   "Tokens per forward call (chunked prefill; default 512)")
+      ->check(CLI::Range(1u, 1u << 20));
+  command->add_option("--kv-cache-dtype", options->kv_dtype,
+                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
+  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
+  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
   command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
   command->callback([options] { run_perplexity(*options); });
 }

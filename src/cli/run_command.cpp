@@ -1,6 +1,6 @@
-// `pocketllm run [-m MODEL] [-p PROMPT | -f PROMPT_FILE] [-c N_CTX] [-n N] [-b N_BATCH]
+// `pocketllm run [-m MODEL] [-p PROMPT | -f PROMPT_FILE] [-c N_CTX] [-n N] [-b|--max-num-batched-tokens N]
 // [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [-t THREADS]
-// [--kv-cache-dtype f16|f32]`
+// [--kv-cache-dtype f16|bf16|q8|q4|f32] [-ctk T] [-ctv T]`
 //
 // With a prompt: streams the generated text (not the prompt) to stdout as it
 // comes; everything else (load, speed) goes to stderr. The prompt is
@@ -13,6 +13,10 @@
 // conversation stays in the KV cache between turns (llama.cpp's simple-chat
 // scheme). EOF ends the chat.
 //
+// The prompt is fed in chunks of -b tokens (chunked prefill): peak activation
+// memory follows the chunk, not the prompt. A "plan" line on stderr gives the
+// memory estimate (weights + KV for n_ctx + activation arena).
+//
 // Sampling defaults are llama.cpp's (temp 0.8, top-k 40, top-p 0.95, min-p
 // 0.05); --temp 0 is greedy; --seed -1 (default) picks a random seed.
 #include <fmt/format.h>
@@ -21,6 +25,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,6 +38,9 @@
 #include "formats/gguf.h"
 #include "model/embedded_model.h"
 #include "model/model.h"
+#include "planner/memory_estimate.h"
+#include "planner/memory_probe.h"
+#include "planner/process_memory.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -58,6 +66,11 @@ struct RunOptions {
   int64_t seed = -1;
   unsigned n_threads = 0;
   std::string kv_dtype = "f16";
+  std::string cache_type_k;  // empty: as --kv-cache-dtype
+  std::string cache_type_v;
+  bool prefix_caching = true;  // --no-enable-prefix-caching turns it off
+  bool cache_eviction = false;
+  CacheEvictionConfig eviction;  // max_cache_size 0: the context size
 };
 
 using Clock = std::chrono::steady_clock;
@@ -112,6 +125,10 @@ void run_once(Generator& generator, const Tokenizer& tokenizer, Sampler& sampler
   const GenerationResult result =
       generator.generate(sampler, n_predict, [](TokenId, std::string_view text) { write_stdout(text); });
   log_stats(result, seconds_since(decode_start));
+  if (generator.n_evicted_tokens() > 0) {
+    std::fprintf(stderr, "run: cache eviction dropped %llu tokens\n",
+                 static_cast<unsigned long long>(generator.n_evicted_tokens()));
+  }
 }
 
 ChatTemplate load_chat_template(const std::string& model_path) {
@@ -167,7 +184,8 @@ void run_chat(Generator& generator, const Tokenizer& tokenizer, Sampler& sampler
 
 void run_run(const RunOptions& options) {
   if (options.has_prompt && !options.prompt_file.empty()) throw InputError("-p and -f cannot be used together");
-  const KvDtype kv_dtype = kv_dtype_from_name(options.kv_dtype);
+  const KvCacheTypes kv_types =
+      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
   SamplingParams params = sampling_params(options);
   std::string prompt = options.prompt;
   if (!options.prompt_file.empty()) {
@@ -187,20 +205,54 @@ void run_run(const RunOptions& options) {
                                  options.model));
   }
   const uint32_t n_ctx = context_size(options, model->desc());
-  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(model->desc(), n_ctx, kv_dtype);
+  // With eviction the cache holds max_cache_size tokens and generation runs on past it.
+  CacheEvictionConfig eviction = options.eviction;
+  const uint32_t block_tokens = KvCacheOptions().block_tokens;
+  if (eviction.max_cache_size == 0) eviction.max_cache_size = n_ctx / block_tokens * block_tokens;
+  const bool prefix_caching = options.prefix_caching && !options.cache_eviction;
+  std::unique_ptr<PagedKvCache> cache = make_single_sequence_cache(
+      model->desc(), options.cache_eviction ? std::max(eviction.max_cache_size, 1u) : n_ctx, kv_types, prefix_caching);
+  if (prefix_caching && !cache->prefix_caching()) {
+    std::fprintf(stderr, "run: prefix caching off: %s\n", cache->prefix_caching_off_reason());
+  }
   std::fprintf(stderr, "run: %s loaded in %.2f s; n_ctx = %u, KV cache %s (%.1f MiB), seed = %llu\n",
                options.model.empty() ? std::string(kEmbeddedModelName).c_str() : options.model.c_str(),
-               seconds_since(load_start), n_ctx, options.kv_dtype.c_str(),
+               seconds_since(load_start), n_ctx, kv_cache_types_name(kv_types).c_str(),
                static_cast<double>(cache->pool_bytes()) / (1024.0 * 1024.0),
                static_cast<unsigned long long>(params.seed));
 
+  // The plan: weights + the KV pool + one chunk's activation arena (the
+  // loaded model's own file, not a second parse of it).
+  MemoryEstimateOptions plan;
+  plan.n_ctx = options.cache_eviction ? std::max(eviction.max_cache_size, 1u) : n_ctx;
+  plan.max_batched_tokens = options.n_batch;
+  plan.n_threads = options.n_threads;
+  plan.kv = cache->options();
+  std::optional<MemoryEstimate> estimate;
+  if (model->source() != nullptr) {
+    estimate = estimate_memory(*model->source(), plan);
+    std::fprintf(stderr, "run: plan: %s\n", format_memory_estimate(*estimate, plan).c_str());
+  }
+
   Generator generator(*model, *cache, n_ctx, tokenizer);
   generator.set_prefill_chunk(options.n_batch);
+  if (options.cache_eviction) {
+    generator.set_cache_eviction(eviction);
+    std::fprintf(stderr, "run: cache eviction: keep %u start + %u recent tokens, at most %u in the cache\n",
+                 eviction.start_size, eviction.recent_size, eviction.max_cache_size);
+  }
   Sampler sampler(params);
   if (chat) {
     run_chat(generator, *tokenizer, sampler, load_chat_template(options.model), options.n_predict);
   } else {
     run_once(generator, *tokenizer, sampler, prompt, options.n_predict);
+  }
+  // Measured against the plan (the long-prompt RSS test reads this line).
+  const std::optional<uint64_t> peak = peak_resident_bytes();
+  if (peak && estimate) {
+    std::fprintf(stderr, "run: peak RSS %s (%llu bytes); plan %s (%llu bytes)\n", format_memory_size(*peak).c_str(),
+                 static_cast<unsigned long long>(*peak), format_memory_size(estimate->total()).c_str(),
+                 static_cast<unsigned long long>(estimate->total()));
   }
 }
 
@@ -218,7 +270,9 @@ void add_run_command(CLI::App& app) {
   command->add_option("-n,--n-predict", options->n_predict,
                       "Tokens to generate (per chat turn); -1 (default): until end of text or a full context")
       ->check(CLI::Range(-1, 1 << 30));
-  command->add_option("-b,--batch-size", options->n_batch, "Prompt tokens per forward call (default 512)")
+  command
+      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
+                   "Prompt tokens per forward call (chunked prefill; default 512)")
       ->check(CLI::Range(1u, 1u << 20));
   command->add_option("--temp", options->temperature, "Temperature; 0 = greedy (default 0.8)");
   command->add_option("--top-k", options->top_k, "Top-k; 0 = off (default 40)");
@@ -226,7 +280,21 @@ void add_run_command(CLI::App& app) {
   command->add_option("--min-p", options->min_p, "Min-p; 0 = off (default 0.05)");
   command->add_option("-s,--seed", options->seed, "Random seed; -1 (default) = random");
   command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
-  command->add_option("--kv-cache-dtype", options->kv_dtype, "KV cache type: f16 (default), f32");
+  command->add_option("--kv-cache-dtype", options->kv_dtype,
+                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
+  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
+  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
+  command->add_flag("!--no-enable-prefix-caching", options->prefix_caching,
+                    "Turn off automatic prefix caching (on by default for full-attention models)");
+  command->add_flag("--cache-eviction", options->cache_eviction,
+                    "Evict old KV blocks past --max-cache-size, keeping --start-size sink and --recent-size tokens "
+                    "(StreamingLLM); generation then runs past the context size");
+  command->add_option("--start-size", options->eviction.start_size, "Cache eviction: tokens kept at the start (default 32)");
+  command->add_option("--recent-size", options->eviction.recent_size,
+                      "Cache eviction: most recent tokens never evicted (default 128)");
+  options->eviction.max_cache_size = 0;
+  command->add_option("--max-cache-size", options->eviction.max_cache_size,
+                      "Cache eviction: most tokens kept (default: the context size -c)");
   command->callback([options, prompt] {
     options->has_prompt = prompt->count() > 0;
     run_run(*options);

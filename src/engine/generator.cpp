@@ -11,16 +11,12 @@
 
 namespace pocketllm {
 
-KvDtype kv_dtype_from_name(std::string_view name) {
-  if (name == "f16") return KvDtype::F16;
-  if (name == "f32") return KvDtype::F32;
-  throw InputError(fmt::format("--kv-cache-dtype: '{}' is not a KV cache type (f16, f32)", name));
-}
-
-std::unique_ptr<PagedKvCache> make_single_sequence_cache(const ModelDesc& desc, uint32_t n_ctx, KvDtype dtype) {
+std::unique_ptr<PagedKvCache> make_single_sequence_cache(const ModelDesc& desc, uint32_t n_ctx, KvCacheTypes types,
+                                                         bool enable_prefix_caching) {
   KvCacheOptions options;
-  options.k_dtype = dtype;
-  options.v_dtype = dtype;
+  options.enable_prefix_caching = enable_prefix_caching;
+  options.k_dtype = types.k;
+  options.v_dtype = types.v;
   options.n_blocks = PagedKvCache::blocks_for_tokens(n_ctx, 1, options.block_tokens);
   return std::make_unique<PagedKvCache>(desc, options);
 }
@@ -41,6 +37,33 @@ Generator::~Generator() {
 
 void Generator::set_prefill_chunk(uint32_t n_tokens) { prefill_chunk_ = std::max<uint32_t>(1, n_tokens); }
 
+void Generator::set_cache_eviction(const CacheEvictionConfig& config) {
+  validate_cache_eviction(config, cache_.options().block_tokens);
+  if (cache_.prefix_caching()) {
+    throw std::invalid_argument("Generator: cache eviction needs a cache without prefix caching");
+  }
+  if (!cache_.can_rewrite_keys()) {
+    throw InputError("cache eviction re-rotates stored keys, which needs K stored as f16 or f32 (--kv-cache-dtype)");
+  }
+  eviction_ = config;
+}
+
+uint32_t Generator::make_room(uint32_t n_new) {
+  if (!eviction_) return n_new;
+  const uint32_t bt = cache_.options().block_tokens;
+  const EvictionStep step = plan_eviction(*eviction_, bt, n_past_, n_new);
+  if (step.n_blocks > 0) {
+    // The kept tokens after the gap move down by `shift`: rotate their keys, then close the gap.
+    const uint32_t shift = step.n_blocks * bt;
+    const uint32_t first_kept = step.first_block + step.n_blocks;
+    model_.shift_key_positions(cache_, seq_, first_kept, (n_past_ + bt - 1) / bt, -static_cast<int64_t>(shift));
+    cache_.drop_blocks(seq_, step.first_block, step.n_blocks);
+    n_past_ -= shift;
+    n_evicted_tokens_ += shift;
+  }
+  return step.n_fit;
+}
+
 void Generator::forward_chunk(std::span<const TokenId> tokens, bool last_logits, bool all_logits,
                               std::vector<float>& out) {
   if (!cache_.reserve(seq_, static_cast<uint32_t>(tokens.size()))) {
@@ -51,12 +74,14 @@ void Generator::forward_chunk(std::span<const TokenId> tokens, bool last_logits,
   batch_.add_sequence_chunk(seq_, tokens.data(), tokens.size(), static_cast<int32_t>(n_past_), last_logits,
                             all_logits);
   model_.forward(batch_, cache_, out);
+  cache_.commit_tokens(seq_, tokens);  // names the blocks that became full (prefix caching)
   n_past_ += static_cast<uint32_t>(tokens.size());
+  n_forward_tokens_ += tokens.size();
 }
 
 const std::vector<float>& Generator::feed(std::span<const TokenId> tokens, bool all_logits) {
   if (tokens.empty()) throw std::invalid_argument("Generator::feed: no tokens");
-  if (tokens.size() > n_ctx_ - n_past_) {
+  if (!eviction_ && tokens.size() > n_ctx_ - n_past_) {
     throw InputError(fmt::format("{} tokens do not fit in the context: {} of {} are used (raise -c)", tokens.size(),
                                  n_past_, n_ctx_));
   }
@@ -66,13 +91,22 @@ const std::vector<float>& Generator::feed(std::span<const TokenId> tokens, bool 
     }
   }
   fed_logits_.clear();
-  for (size_t begin = 0; begin < tokens.size(); begin += prefill_chunk_) {
-    const size_t n = std::min<size_t>(prefill_chunk_, tokens.size() - begin);
+  // A fresh sequence starts from the longest cached prefix (whole blocks, never the last token's).
+  n_reused_prompt_tokens_ = 0;
+  if (n_past_ == 0 && !all_logits) {
+    n_reused_prompt_tokens_ = cache_.reuse_cached_prefix(seq_, tokens);
+    if (n_reused_prompt_tokens_ > 0) holds_sequence_ = true;
+    n_past_ = n_reused_prompt_tokens_;
+    tokens = tokens.subspan(n_reused_prompt_tokens_);
+  }
+  for (size_t begin = 0; begin < tokens.size();) {
+    const size_t n = make_room(static_cast<uint32_t>(std::min<size_t>(prefill_chunk_, tokens.size() - begin)));
     const bool last_chunk = begin + n == tokens.size();
     // Only the final chunk's last row is needed unless all rows were asked for.
     const bool want_rows = all_logits || last_chunk;
     forward_chunk(tokens.subspan(begin, n), want_rows, all_logits, step_logits_);
     if (want_rows) fed_logits_.insert(fed_logits_.end(), step_logits_.begin(), step_logits_.end());
+    begin += n;
   }
   last_logits_.assign(fed_logits_.end() - static_cast<std::ptrdiff_t>(vocab_size_), fed_logits_.end());
   return fed_logits_;
@@ -89,7 +123,7 @@ GenerationResult Generator::generate(Sampler& sampler, int32_t max_tokens, const
       result.stop = StopReason::MaxTokens;
       break;
     }
-    if (n_past_ >= n_ctx_) {
+    if (!eviction_ && n_past_ >= n_ctx_) {
       result.stop = StopReason::ContextFull;
       break;
     }
@@ -102,6 +136,7 @@ GenerationResult Generator::generate(Sampler& sampler, int32_t max_tokens, const
     if (sink) sink(id, decoder ? decoder->push(id) : std::string());
     // Feed it back, so the cache holds everything emitted and the logits for
     // the next token are ready (a chat continues from here).
+    make_room(1);
     forward_chunk(std::span<const TokenId>(&id, 1), true, false, step_logits_);
     last_logits_.assign(step_logits_.begin(), step_logits_.begin() + static_cast<std::ptrdiff_t>(vocab_size_));
   }

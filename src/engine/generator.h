@@ -10,23 +10,25 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "engine/forward_batch.h"
 #include "engine/sampler.h"
+#include "kv/kv_eviction.h"
 #include "kv/paged_kv_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm {
 
-// "f16" or "f32" (the --kv-cache-dtype values); InputError otherwise.
-KvDtype kv_dtype_from_name(std::string_view name);
+// kv_dtype_from_name (the --kv-cache-dtype values) is in kv/kv_quant_formats.h.
 
 // A cache for one sequence of up to `n_ctx` tokens.
-std::unique_ptr<PagedKvCache> make_single_sequence_cache(const ModelDesc& desc, uint32_t n_ctx, KvDtype dtype);
+std::unique_ptr<PagedKvCache> make_single_sequence_cache(const ModelDesc& desc, uint32_t n_ctx, KvCacheTypes types,
+                                                         bool enable_prefix_caching = true);
 
 enum class StopReason {
   EndOfGeneration,  // the model produced an end-of-generation token (not emitted, not fed)
@@ -60,6 +62,22 @@ class Generator {
   // Tokens per forward call while feeding (default 512).
   void set_prefill_chunk(uint32_t n_tokens);
 
+  // Cache eviction (kv/kv_eviction.h), off by default: the sequence keeps at
+  // most config.max_cache_size tokens, dropping old blocks between the sinks
+  // and the recent window, so feed/generate run past n_ctx. Needs a cache
+  // without prefix caching whose K can be re-rotated (f32/f16); InputError
+  // for a config or K dtype that cannot work.
+  void set_cache_eviction(const CacheEvictionConfig& config);
+
+  // Prompt tokens of the last feed() that came from the prefix cache (not
+  // computed): a multiple of the block size. Only a feed into an empty
+  // sequence that does not ask for all logits looks the cache up.
+  uint32_t n_reused_prompt_tokens() const { return n_reused_prompt_tokens_; }
+  // Token rows run through the model so far (prefill and decode).
+  uint64_t n_forward_tokens() const { return n_forward_tokens_; }
+  // Tokens dropped by cache eviction so far.
+  uint64_t n_evicted_tokens() const { return n_evicted_tokens_; }
+
   // Appends `tokens` to the sequence. Returns the logits of every fed token as
   // [tokens.size() x vocab_size] when `all_logits`, else of the last one
   // [vocab_size]. Throws InputError when they do not fit in n_ctx or a token
@@ -76,6 +94,9 @@ class Generator {
  private:
   // One forward call; logits of the last row (`last_logits`) or of all rows.
   void forward_chunk(std::span<const TokenId> tokens, bool last_logits, bool all_logits, std::vector<float>& out);
+  // With eviction on: drops old blocks so that up to `n_new` more tokens fit;
+  // returns how many do (>= 1). Without eviction: n_new.
+  uint32_t make_room(uint32_t n_new);
 
   Model& model_;
   PagedKvCache& cache_;
@@ -86,6 +107,10 @@ class Generator {
   uint32_t n_past_ = 0;
   bool holds_sequence_ = false;  // reserved in the cache: freed on destruction
   uint32_t prefill_chunk_ = 512;
+  std::optional<CacheEvictionConfig> eviction_;
+  uint32_t n_reused_prompt_tokens_ = 0;
+  uint64_t n_forward_tokens_ = 0;
+  uint64_t n_evicted_tokens_ = 0;
   ForwardBatch batch_;             // reused for every call
   std::vector<float> step_logits_; // [rows x vocab] of one forward call
   std::vector<float> fed_logits_;  // what feed() returns

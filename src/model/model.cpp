@@ -22,4 +22,9 @@ std::unique_ptr<Model> Model::load(const std::string& path, const ModelLoadOptio
   return arch->build(std::move(source), options);
 }
 
+void Model::shift_key_positions(PagedKvCache&, SeqId, uint32_t, uint32_t, int64_t) {
+  throw InputError(fmt::format("{}: this model cannot shift key positions (needed by cache eviction)",
+                               desc().architecture));
+}
+
 }  // namespace pocketllm

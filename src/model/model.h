@@ -42,6 +42,19 @@ class Model {
   virtual std::optional<std::string> chat_template() const = 0;
 
   virtual void forward(const ForwardBatch& batch, PagedKvCache& cache, std::vector<float>& logits) = 0;
+
+  // The opened file(s) the weights live in, for the memory estimate without
+  // a second parse (planner/memory_estimate.h); nullptr when there are none.
+  virtual const ModelSource* source() const { return nullptr; }
+
+  // Context shift for cache eviction (kv/kv_eviction.h): rotates the stored
+  // K of `seq`'s logical blocks [first_block, end_block) in every layer by
+  // `delta` positions with each layer's own RoPE, so that a key stored at p
+  // becomes the key at p + delta (RoPE is a rotation by position: rotating
+  // by delta composes). Released blocks are skipped. Throws InputError for a
+  // model that cannot (the default).
+  virtual void shift_key_positions(PagedKvCache& cache, SeqId seq, uint32_t first_block, uint32_t end_block,
+                                   int64_t delta);
 };
 
 }  // namespace pocketllm

@@ -9,14 +9,14 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<KvType, 3> kKvTypes = {KvType::F16, KvType::Q8_0, KvType::Q4_0};
+constexpr std::array<KvType, 3> kKvTypes = {KvType::F16, KvType::Q8, KvType::Q4};
 
-// llama.cpp's --cache-type names, with the plain width people ask about.
+// The --kv-cache-dtype names, with the plain width people ask about.
 std::string kv_type_label(KvType type) {
   switch (type) {
     case KvType::F16: return "f16";
-    case KvType::Q8_0: return "q8_0 (int8)";
-    case KvType::Q4_0: return "q4_0 (int4)";
+    case KvType::Q8: return "q8 (int8)";
+    case KvType::Q4: return "q4 (int4)";
   }
   return std::string(kv_type_name(type));
 }

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "kv/kv_quant_formats.h"
+#include "kv/paged_kv_cache.h"
+
 namespace pocketllm {
 
 uint64_t TensorSpec::n_elements() const {
@@ -134,21 +137,24 @@ std::vector<TensorSpec> expected_tensors(const ModelDesc& d) {
 std::string_view kv_type_name(KvType type) {
   switch (type) {
     case KvType::F16: return "f16";
-    case KvType::Q8_0: return "q8_0";
-    case KvType::Q4_0: return "q4_0";
+    case KvType::Q8: return "q8";
+    case KvType::Q4: return "q4";
   }
   return "?";
 }
 
-uint64_t kv_row_bytes(uint64_t n_values, KvType type) {
-  constexpr uint64_t kBlock = 32;
-  const uint64_t blocks = (n_values + kBlock - 1) / kBlock;
+uint64_t kv_row_bytes(uint64_t n_values, KvType type, bool is_key) {
+  if (n_values == 0) return 0;
+  KvDtype dtype = KvDtype::F16;
   switch (type) {
-    case KvType::F16: return 2 * n_values;
-    case KvType::Q8_0: return 34 * blocks;
-    case KvType::Q4_0: return 18 * blocks;
+    case KvType::F16: dtype = KvDtype::F16; break;
+    case KvType::Q8: dtype = KvDtype::Q8; break;
+    case KvType::Q4: dtype = KvDtype::Q4; break;
   }
-  return 0;
+  const uint64_t bt = KvCacheOptions().block_tokens;
+  const uint64_t slab = kv_slab_bytes(kv_layout(dtype, is_key), static_cast<uint32_t>(bt),
+                                      static_cast<uint32_t>(n_values));
+  return (slab + bt - 1) / bt;
 }
 
 uint64_t KvLayerShape::values() const {
@@ -156,7 +162,7 @@ uint64_t KvLayerShape::values() const {
 }
 
 uint64_t KvLayerShape::bytes(KvType type) const {
-  return k_rows * kv_row_bytes(k_width, type) + v_rows * kv_row_bytes(v_width, type);
+  return k_rows * kv_row_bytes(k_width, type, true) + v_rows * kv_row_bytes(v_width, type, false);
 }
 
 uint64_t KvCacheStats::full_bytes_per_token(KvType type) const {

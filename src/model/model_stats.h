@@ -39,12 +39,16 @@ struct TensorSpec {
 // MLA's kv_b as one tensor, Phi-3's fused qkv and gate_up (as ffn_up).
 std::vector<TensorSpec> expected_tensors(const ModelDesc& desc);
 
-// KV cache element types: f16, and ggml's q8_0 (34 bytes per block of 32
-// values) and q4_0 (18 bytes per block of 32). Each cached row (one head's K
-// or V vector, or one MLA latent) is padded to whole blocks.
-enum class KvType { F16, Q8_0, Q4_0 };
+// KV cache element types, as the paged cache stores them
+// (kv/kv_quant_formats.h, the --kv-cache-dtype names): f16 (2 bytes a
+// value); q8 (a value a byte plus an f16 scale per row); q4 (half a byte a
+// value; K adds an f16 scale and minimum per channel per 16-token block, V an
+// f16 scale and minimum per row). Bytes per row are the default 16-token
+// block's bytes / 16, rounded up. A row is one head's K or V vector, or one
+// MLA latent (stored as K).
+enum class KvType { F16, Q8, Q4 };
 std::string_view kv_type_name(KvType type);
-uint64_t kv_row_bytes(uint64_t n_values, KvType type);
+uint64_t kv_row_bytes(uint64_t n_values, KvType type, bool is_key);
 
 // What one layer caches per token: k_rows rows of k_width values and
 // v_rows rows of v_width values (MLA latent: one row, no V).

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/cpu_info.h"
 #include "backends/cpu/ops/softmax.h"
+#include "model/activation_arena.h"
 #include "tokenizer/hf_tokenizer_json.h"
 #include "util/error.h"
 
@@ -95,6 +96,18 @@ void DenseTransformer::load_weights() {
     layer.ffn = load_gated_ffn(weights_, d, il);
     layers_.push_back(std::move(layer));
   }
+
+  for (const Layer& layer : layers_) {
+    const AttentionLayerWeights& a = layer.attention;
+    for (const WeightMatrix* w : {&a.q, &a.k, &a.v, &a.qkv, &a.o}) {
+      if (w->data != nullptr) matmuls_.push_back(*w);
+    }
+    const GatedFfnWeights& f = layer.ffn;
+    for (const WeightMatrix* w : {&f.gate, &f.up, &f.gate_up, &f.down}) {
+      if (w->data != nullptr) matmuls_.push_back(*w);
+    }
+  }
+  matmuls_.push_back(output_);
 }
 
 void DenseTransformer::check_batch(const ForwardBatch& batch, const PagedKvCache& cache) const {
@@ -115,14 +128,21 @@ void DenseTransformer::check_batch(const ForwardBatch& batch, const PagedKvCache
 
 void DenseTransformer::reserve_buffers(size_t n) {
   if (n <= buffers_.capacity) return;
-  const size_t embd = desc_.n_embd;
-  grow(buffers_.x, n * embd);
-  grow(buffers_.cur, n * embd);
-  grow(buffers_.qkv, n * dims_.qkv_dim());
-  grow(buffers_.attn, n * dims_.out_dim());
-  grow(buffers_.gate_up, n * 2 * size_t{desc_.n_ff});
-  grow(buffers_.hidden, n * size_t{desc_.n_ff});
-  grow(buffers_.logit_rows, n * embd);
+  // The same sizes the memory estimate budgets (activation_arena.h).
+  const ActivationShape shape = activation_shape(desc_, n);
+  grow(buffers_.x, shape.x);
+  grow(buffers_.cur, shape.cur);
+  grow(buffers_.qkv, shape.qkv);
+  grow(buffers_.attn, shape.attn);
+  grow(buffers_.gate_up, shape.gate_up);
+  grow(buffers_.hidden, shape.hidden);
+  grow(buffers_.logit_rows, shape.logit_rows);
+  for (RopeRows& rope : rope_) {
+    rope.cos.reserve(shape.rope_per_set());
+    rope.sin.reserve(shape.rope_per_set());
+  }
+  const size_t scratch = quantized_activation_bytes(ctx_.kernels, matmuls_, n);
+  if (ctx_.activation_scratch.size() < scratch) ctx_.activation_scratch.resize(scratch);
   buffers_.capacity = n;
 }
 
@@ -132,7 +152,7 @@ void DenseTransformer::prepare_attention_scratch(const PagedKvCache& cache) {
   attention_scratch_.clear();
   attention_scratch_.reserve(pool_.size());
   for (unsigned t = 0; t < pool_.size(); ++t) {
-    attention_scratch_.emplace_back(layers_.front().attention.params, block_tokens);
+    attention_scratch_.emplace_back(attention_scratch_params(desc_), block_tokens);
   }
   scratch_block_tokens_ = block_tokens;
 }

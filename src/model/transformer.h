@@ -44,7 +44,11 @@ class DenseTransformer final : public Model {
   const ModelDesc& desc() const override { return desc_; }
   const Tokenizer* tokenizer() const override { return tokenizer_ ? &*tokenizer_ : nullptr; }
   std::optional<std::string> chat_template() const override { return chat_template_; }
+  const ModelSource* source() const override { return source_.get(); }
   void forward(const ForwardBatch& batch, PagedKvCache& cache, std::vector<float>& logits) override;
+  // In transformer_key_shift.cpp.
+  void shift_key_positions(PagedKvCache& cache, SeqId seq, uint32_t first_block, uint32_t end_block,
+                           int64_t delta) override;
 
  private:
   struct Layer {
@@ -56,7 +60,8 @@ class DenseTransformer final : public Model {
     GatedFfnWeights ffn;
   };
 
-  // Activations of one forward, sized for the largest batch so far.
+  // Activations of one forward, sized for the largest batch so far by
+  // activation_shape (model/activation_arena.h), which the memory estimate uses too.
   struct Buffers {
     size_t capacity = 0;       // rows
     std::vector<float> x;      // [n x n_embd] residual stream
@@ -91,6 +96,7 @@ class DenseTransformer final : public Model {
   std::vector<float> output_norm_;   // [n_embd]
   std::vector<Layer> layers_;
   std::vector<RopeRows> rope_;       // [0] global; [1] sliding layers with their own base
+  std::vector<WeightMatrix> matmuls_;  // every matrix a forward multiplies by: sizes the quantized-X scratch
 
   Buffers buffers_;
   std::vector<AttentionScratch> attention_scratch_;  // one per pool thread

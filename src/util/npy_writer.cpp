@@ -29,10 +29,6 @@ std::string shape_repr(std::span<const size_t> shape) {
   return text + ")";
 }
 
-struct FileCloser {
-  void operator()(FILE* file) const { std::fclose(file); }
-};
-
 }  // namespace
 
 std::string npy_f32_header(std::span<const size_t> shape) {
@@ -49,30 +45,51 @@ std::string npy_f32_header(std::span<const size_t> shape) {
   return header + dict;
 }
 
-void write_npy_f32(const std::string& path, std::span<const float> data, std::span<const size_t> shape) {
-  size_t n_elements = 1;
-  for (size_t d : shape) n_elements *= d;
-  if (n_elements != data.size()) throw std::invalid_argument("write_npy_f32: data size does not match the shape");
-
+NpyF32Writer::NpyF32Writer(const std::string& path, std::span<const size_t> shape) : path_(path), expected_(1) {
+  for (size_t d : shape) expected_ *= d;
   const std::string header = npy_f32_header(shape);
-  std::unique_ptr<FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
-  if (!file) throw InputError(path + ": cannot open for writing: " + std::strerror(errno));
-  bool ok = std::fwrite(header.data(), 1, header.size(), file.get()) == header.size();
+  file_.reset(std::fopen(path.c_str(), "wb"));
+  if (!file_) throw InputError(path + ": cannot open for writing: " + std::strerror(errno));
+  if (std::fwrite(header.data(), 1, header.size(), file_.get()) != header.size()) {
+    throw InputError(path + ": write failed: " + std::strerror(errno));
+  }
+}
+
+NpyF32Writer::~NpyF32Writer() = default;
+
+void NpyF32Writer::append(std::span<const float> data) {
+  if (!file_) throw std::logic_error("NpyF32Writer::append after finish");
+  if (data.size() > expected_ - written_) throw std::invalid_argument("NpyF32Writer: more data than the shape holds");
   // Little-endian bytes whatever the host order, a bounded buffer at a time.
   std::vector<unsigned char> buffer;
   constexpr size_t kFloatsPerWrite = 16384;
-  for (size_t begin = 0; ok && begin < data.size(); begin += kFloatsPerWrite) {
+  for (size_t begin = 0; begin < data.size(); begin += kFloatsPerWrite) {
     const size_t n = std::min(kFloatsPerWrite, data.size() - begin);
     buffer.resize(n * 4);
     for (size_t i = 0; i < n; ++i) {
       const auto bits = std::bit_cast<uint32_t>(data[begin + i]);
       for (size_t b = 0; b < 4; ++b) buffer[4 * i + b] = static_cast<unsigned char>(bits >> (8 * b));
     }
-    ok = std::fwrite(buffer.data(), 1, buffer.size(), file.get()) == buffer.size();
+    if (std::fwrite(buffer.data(), 1, buffer.size(), file_.get()) != buffer.size()) {
+      throw InputError(path_ + ": write failed: " + std::strerror(errno));
+    }
   }
-  FILE* raw = file.release();
-  ok = (std::fclose(raw) == 0) && ok;
-  if (!ok) throw InputError(path + ": write failed: " + std::strerror(errno));
+  written_ += data.size();
+}
+
+void NpyF32Writer::finish() {
+  if (written_ != expected_) throw std::invalid_argument("NpyF32Writer: data size does not match the shape");
+  std::FILE* raw = file_.release();
+  if (std::fclose(raw) != 0) throw InputError(path_ + ": write failed: " + std::strerror(errno));
+}
+
+void write_npy_f32(const std::string& path, std::span<const float> data, std::span<const size_t> shape) {
+  size_t n_elements = 1;
+  for (size_t d : shape) n_elements *= d;
+  if (n_elements != data.size()) throw std::invalid_argument("write_npy_f32: data size does not match the shape");
+  NpyF32Writer writer(path, shape);
+  writer.append(data);
+  writer.finish();
 }
 
 }  // namespace pocketllm

@@ -68,7 +68,9 @@ TEST(CliRun, BadFlagsAndValues) {
   expect_bad_input(run_pocketllm("run -p hi -n -2"), "-n");
   expect_bad_input(run_pocketllm("run -p hi -c many"), "-c");
   expect_bad_input(run_pocketllm("run -p hi -b 0"), "--batch-size");
-  expect_bad_input(run_pocketllm("run -p hi --kv-cache-dtype q4_0"), "--kv-cache-dtype: 'q4_0'");
+  expect_bad_input(run_pocketllm("run -p hi --kv-cache-dtype q4_1"),
+                   "--kv-cache-dtype: 'q4_1' is not a KV cache type (f32, f16, bf16, q8, q4; also q8_0, q4_0, auto)");
+  expect_bad_input(run_pocketllm("run -p hi -ctk q8 -ctv fp8"), "--cache-type-v: 'fp8'");
   expect_bad_input(run_pocketllm("run -f " + (dir.path() / "missing.txt").string()), "cannot read the prompt file");
   expect_bad_input(run_pocketllm("run -p hi -m " + (dir.path() / "missing.gguf").string()), "missing.gguf");
   expect_bad_input(run_pocketllm("run -p hi --no-such-flag"), "--no-such-flag");
@@ -86,7 +88,8 @@ TEST(CliLogits, BadFlagsAndValues) {
   expect_bad_input(run_pocketllm("logits --tokens 1,-4 --out " + out), "'-4' is not a token id");
   expect_bad_input(run_pocketllm("logits --tokens 1,512 --out " + out), "token id 512 is outside the vocabulary");
   expect_bad_input(run_pocketllm("logits --tokens 1,2 --greedy -1 --out " + out), "--greedy");
-  expect_bad_input(run_pocketllm("logits --tokens 1,2 --kv-cache-dtype bf16 --out " + out), "--kv-cache-dtype");
+  expect_bad_input(run_pocketllm("logits --tokens 1,2 --kv-cache-dtype bf8 --out " + out), "--kv-cache-dtype: 'bf8'");
+  expect_bad_input(run_pocketllm("logits --tokens 1,2 -ctk q5 --out " + out), "--cache-type-k: 'q5'");
   expect_bad_input(run_pocketllm("logits --tokens 1,2 --out " + (dir.path() / "no" / "l.npy").string()),
                    "cannot open for writing");
   EXPECT_FALSE(fs::exists(out));

@@ -7,7 +7,7 @@
 // compare every position's logits (relative L2 error per row), then generate
 // greedily through the incremental decode path (prefill 8, then one token
 // per forward). Tolerances are the issue's: 1e-4 with an f32 KV cache,
-// 5e-3 with f16.
+// 5e-3 with f16; the bf16 / q8 / q4 caches' are stated at their tests.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -123,7 +123,9 @@ double worst_row_error(const std::vector<float>& ours, const std::vector<double>
 
 class GoldenDense : public ::testing::TestWithParam<const char*> {};
 
-void check_against_golden(const std::string& arch, KvDtype dtype, double tolerance) {
+// The first `greedy_agree` tokens (default all 24) of the greedy continuation
+// must be transformers'.
+void check_against_golden(const std::string& arch, KvDtype dtype, double tolerance, size_t greedy_agree = 24) {
   const Golden golden = load_golden(arch);
   ModelLoadOptions options;
   options.n_threads = 2;
@@ -135,15 +137,42 @@ void check_against_golden(const std::string& arch, KvDtype dtype, double toleran
   ASSERT_EQ(logits.size(), golden.logits_f64.size());
   const double worst = worst_row_error(logits, golden.logits_f64, vocab);
   std::printf("%-8s %s KV: worst relative logits error over 40 positions %.3g\n", arch.c_str(),
-              dtype == KvDtype::F32 ? "f32" : "f16", worst);
+              std::string(kv_dtype_name(dtype)).c_str(), worst);
   EXPECT_LE(worst, tolerance) << arch;
 
-  EXPECT_EQ(greedy(*model, dtype, golden.greedy_prompt, golden.greedy_ids.size()), golden.greedy_ids) << arch;
+  const std::vector<int32_t> ours = greedy(*model, dtype, golden.greedy_prompt, golden.greedy_ids.size());
+  size_t agree = 0;
+  while (agree < ours.size() && ours[agree] == golden.greedy_ids[agree]) ++agree;
+  std::printf("%-8s %s KV: greedy agrees on the first %zu of %zu tokens\n", arch.c_str(),
+              std::string(kv_dtype_name(dtype)).c_str(), agree, ours.size());
+  if (greedy_agree >= golden.greedy_ids.size()) {
+    EXPECT_EQ(ours, golden.greedy_ids) << arch;
+  } else {
+    EXPECT_GE(agree, greedy_agree) << arch;
+  }
 }
 
 TEST_P(GoldenDense, MatchesTransformersWithF32Cache) { check_against_golden(GetParam(), KvDtype::F32, 1e-4); }
 
 TEST_P(GoldenDense, MatchesTransformersWithF16Cache) { check_against_golden(GetParam(), KvDtype::F16, 5e-3); }
+
+// Quantized caches (kv/kv_quant_formats.h). These random-weight models pass
+// storage errors on to the logits about 1:1 (f16: 2^-11 rounding, 5.8e-4
+// worst logits error). bf16 rounds 8x coarser (2^-8): measured 2.9e-3 ..
+// 4.8e-3, bound 1e-2. q8 (int8 per token, step max|x| / 127, RMS error about
+// 0.6% of a row's spread): measured 9.1e-3 .. 1.6e-2, bound 2.5e-2; greedy
+// identical except phi3, whose f32 logits at continuation token 9 are a near
+// tie (top two 0.0066 apart, 5.5e-4 of the row's norm, under q8's 0.024
+// largest logit error there): it must agree up to that token.
+TEST_P(GoldenDense, MatchesTransformersWithBf16Cache) { check_against_golden(GetParam(), KvDtype::BF16, 1e-2); }
+TEST_P(GoldenDense, MatchesTransformersWithQ8Cache) {
+  check_against_golden(GetParam(), KvDtype::Q8, 2.5e-2, std::string(GetParam()) == "phi3" ? 9 : 24);
+}
+// q4 (4 bits, K per channel, V rotated per token): measured worst logits
+// errors 0.10 (qwen2, phi3) .. 0.23 (llama3), bound 0.3; greedy agrees on
+// 0 .. 14 of 24 tokens on these near-uniform random models (printed, not
+// asserted). Its quality on a trained model is test_kv_quant_perplexity's.
+TEST_P(GoldenDense, StaysCloseWithQ4Cache) { check_against_golden(GetParam(), KvDtype::Q4, 0.3, 0); }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, GoldenDense,
                          ::testing::Values("llama3", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"),

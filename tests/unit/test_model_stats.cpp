@@ -193,9 +193,11 @@ TEST(ModelStats, KvBytesPerTokenHandChecked) {
   const KvCacheStats llama = compute_stats(describe_config("Llama-3.1-8B.json")).kv;
   EXPECT_EQ(llama.full_bytes_per_token(KvType::F16), 131'072u);
   EXPECT_EQ(llama.sliding_bytes_per_token(KvType::F16), 0u);
-  // q8_0: 4 blocks of 34 bytes per 128-value row; q4_0: 4 blocks of 18.
-  EXPECT_EQ(llama.full_bytes_per_token(KvType::Q8_0), 32u * 2 * 8 * 4 * 34);
-  EXPECT_EQ(llama.full_bytes_per_token(KvType::Q4_0), 32u * 2 * 8 * 4 * 18);
+  // q8: 128 int8 + an f16 scale per row. q4: 64 bytes of nibbles per row;
+  // K adds an f16 scale and minimum per channel per 16 tokens (128 * 4 / 16
+  // = 32 bytes a row), V an f16 scale and minimum per row (4 bytes).
+  EXPECT_EQ(llama.full_bytes_per_token(KvType::Q8), 32u * 2 * 8 * 130);
+  EXPECT_EQ(llama.full_bytes_per_token(KvType::Q4), 32u * 8 * ((64 + 32) + (64 + 4)));
   EXPECT_EQ(llama.bytes_for_context(4096, KvType::F16), 131'072u * 4096);
 
   // Qwen3-30B-A3B: 48 layers * 2 * 4 KV heads * 128 * 2 bytes.
@@ -211,8 +213,8 @@ TEST(ModelStats, KvBytesPerTokenHandChecked) {
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
   EXPECT_NEAR(static_cast<double>(glm.bytes_for_context(4096, KvType::F16)) / kGiB, 0.21, 0.005);
   EXPECT_NEAR(static_cast<double>(glm.expanded_bytes_for_context(4096, KvType::F16)) / kGiB, 3.67, 0.005);
-  EXPECT_EQ(glm.full_bytes_per_token(KvType::Q8_0), 47u * 18 * 34);  // 576 = 18 blocks
-  EXPECT_EQ(glm.full_bytes_per_token(KvType::Q4_0), 47u * 18 * 18);
+  EXPECT_EQ(glm.full_bytes_per_token(KvType::Q8), 47u * (576 + 2));
+  EXPECT_EQ(glm.full_bytes_per_token(KvType::Q4), 47u * (288 + 576 * 4 / 16));  // the latent is stored as K
 
   // gpt-oss-20b: 12 full + 12 sliding layers (window 128), 8 KV heads * 64 dims.
   const KvCacheStats oss = compute_stats(describe_config("gpt-oss-20b.json")).kv;
@@ -223,7 +225,7 @@ TEST(ModelStats, KvBytesPerTokenHandChecked) {
   EXPECT_EQ(oss.sliding_bytes_per_token(KvType::F16), 24'576u);
   EXPECT_EQ(oss.bytes_for_context(100, KvType::F16), 24'576u * 100 + 24'576u * 100);
   EXPECT_EQ(oss.bytes_for_context(4096, KvType::F16), 24'576u * 4096 + 24'576u * 128);
-  EXPECT_EQ(oss.full_bytes_per_token(KvType::Q8_0), 12u * 2 * 8 * 2 * 34);
+  EXPECT_EQ(oss.full_bytes_per_token(KvType::Q8), 12u * 2 * 8 * (64 + 2));
 
   // Gemma 3 4B: 34 layers, every 6th global -> 5 full + 29 sliding (window
   // 1024), 4 KV heads * 256 dims.
@@ -235,11 +237,14 @@ TEST(ModelStats, KvBytesPerTokenHandChecked) {
   EXPECT_EQ(gemma.bytes_for_context(32768, KvType::F16), 20'480u * 32768 + 118'784u * 1024);
 }
 
-TEST(ModelStats, KvRowsArePaddedToWholeBlocks) {
-  EXPECT_EQ(kv_row_bytes(32, KvType::Q8_0), 34u);
-  EXPECT_EQ(kv_row_bytes(33, KvType::Q8_0), 68u);
-  EXPECT_EQ(kv_row_bytes(8, KvType::Q4_0), 18u);
-  EXPECT_EQ(kv_row_bytes(8, KvType::F16), 16u);
+TEST(ModelStats, KvRowBytesAreTheCacheFormats) {
+  // A 16-token block's bytes / 16, rounded up (kv/kv_quant_formats.h).
+  EXPECT_EQ(kv_row_bytes(32, KvType::Q8, true), 34u);   // 32 int8 + f16 scale
+  EXPECT_EQ(kv_row_bytes(33, KvType::Q8, false), 35u);
+  EXPECT_EQ(kv_row_bytes(8, KvType::Q4, true), 6u);     // 4 bytes of nibbles + (8 channels x 4 bytes) / 16
+  EXPECT_EQ(kv_row_bytes(8, KvType::Q4, false), 8u);    // 4 bytes of nibbles + f16 scale and minimum
+  EXPECT_EQ(kv_row_bytes(7, KvType::Q4, true), 6u);     // (7 x 4 + 16 x 4) / 16 = 5.75, rounded up
+  EXPECT_EQ(kv_row_bytes(8, KvType::F16, true), 16u);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "backends/cpu/cpu_info.h"
 
 #define POCKETLLM_AVX2_FN __attribute__((target("avx2,fma,f16c")))
@@ -10,10 +12,25 @@
 namespace pocketllm::attention_avx2 {
 namespace {
 
-template <bool F16>
+template <Rows R>
 POCKETLLM_AVX2_FN inline __m256 load8(const void* base, size_t i) {
-  if constexpr (F16) {
+  if constexpr (R == Rows::F16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i)));
+  } else if constexpr (R == Rows::BF16) {
+    // bf16 is the upper half of an f32: widen and shift into place.
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else if constexpr (R == Rows::I8) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(base) + i));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+  } else if constexpr (R == Rows::U4) {
+    // 8 nibbles in 4 bytes: lane t takes bits 4t .. 4t+3.
+    uint32_t word = 0;
+    std::memcpy(&word, static_cast<const uint8_t*>(base) + i / 2, 4);
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i nibbles =
+        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(word)), shifts), _mm256_set1_epi32(0xF));
+    return _mm256_cvtepi32_ps(nibbles);
   } else {
     return _mm256_loadu_ps(static_cast<const float*>(base) + i);
   }
@@ -33,7 +50,7 @@ constexpr size_t chains_per_head(size_t heads) { return heads >= 3 ? 2 : 8 / hea
 
 // scores for keys j .. j + KEYS - 1 of H heads: each K chunk is loaded (and
 // converted) once for all heads.
-template <size_t H, size_t KEYS, bool F16>
+template <size_t H, size_t KEYS, Rows R>
 POCKETLLM_AVX2_FN inline void scores_tile(const float* q, const void* k, size_t j, size_t dk, float scale,
                                           float* scores, size_t scores_stride) {
   __m256 acc[KEYS][H];
@@ -42,7 +59,7 @@ POCKETLLM_AVX2_FN inline void scores_tile(const float* q, const void* k, size_t 
   }
   for (size_t c = 0; c < dk; c += 8) {
     for (size_t t = 0; t < KEYS; ++t) {
-      const __m256 kc = load8<F16>(k, (j + t) * dk + c);
+      const __m256 kc = load8<R>(k, (j + t) * dk + c);
       for (size_t r = 0; r < H; ++r) acc[t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(q + r * dk + c), kc, acc[t][r]);
     }
   }
@@ -61,17 +78,17 @@ POCKETLLM_AVX2_FN inline void scores_tile(const float* q, const void* k, size_t 
   }
 }
 
-template <size_t H, bool F16>
+template <size_t H, Rows R>
 POCKETLLM_AVX2_FN void scores_heads(const float* q, const void* k, size_t n, size_t dk, float scale,
                                     float* scores, size_t scores_stride) {
   constexpr size_t kKeys = chains_per_head(H);
   size_t j = 0;
-  for (; j + kKeys <= n; j += kKeys) scores_tile<H, kKeys, F16>(q, k, j, dk, scale, scores, scores_stride);
-  for (; j < n; ++j) scores_tile<H, 1, F16>(q, k, j, dk, scale, scores, scores_stride);
+  for (; j + kKeys <= n; j += kKeys) scores_tile<H, kKeys, R>(q, k, j, dk, scale, scores, scores_stride);
+  for (; j < n; ++j) scores_tile<H, 1, R>(q, k, j, dk, scale, scores, scores_stride);
 }
 
 // Dims c .. c + 8C - 1 of the H heads' accumulators over all n keys.
-template <size_t H, size_t C, bool F16>
+template <size_t H, size_t C, Rows R>
 POCKETLLM_AVX2_FN inline void accumulate_tile(float* acc, const float* alpha, const float* p, size_t p_stride,
                                               const void* v, size_t n, size_t dv, size_t c) {
   __m256 a[C][H];
@@ -84,7 +101,7 @@ POCKETLLM_AVX2_FN inline void accumulate_tile(float* acc, const float* alpha, co
     __m256 pj[H];
     for (size_t r = 0; r < H; ++r) pj[r] = _mm256_set1_ps(p[r * p_stride + j]);
     for (size_t cc = 0; cc < C; ++cc) {
-      const __m256 vc = load8<F16>(v, j * dv + c + 8 * cc);
+      const __m256 vc = load8<R>(v, j * dv + c + 8 * cc);
       for (size_t r = 0; r < H; ++r) a[cc][r] = _mm256_fmadd_ps(pj[r], vc, a[cc][r]);
     }
   }
@@ -93,37 +110,37 @@ POCKETLLM_AVX2_FN inline void accumulate_tile(float* acc, const float* alpha, co
   }
 }
 
-template <size_t H, bool F16>
+template <size_t H, Rows R>
 POCKETLLM_AVX2_FN void accumulate_heads(float* acc, const float* alpha, const float* p, size_t p_stride,
                                         const void* v, size_t n, size_t dv) {
   constexpr size_t kChunks = chains_per_head(H);
   size_t c = 0;
-  for (; c + 8 * kChunks <= dv; c += 8 * kChunks) accumulate_tile<H, kChunks, F16>(acc, alpha, p, p_stride, v, n, dv, c);
-  for (; c < dv; c += 8) accumulate_tile<H, 1, F16>(acc, alpha, p, p_stride, v, n, dv, c);
+  for (; c + 8 * kChunks <= dv; c += 8 * kChunks) accumulate_tile<H, kChunks, R>(acc, alpha, p, p_stride, v, n, dv, c);
+  for (; c < dv; c += 8) accumulate_tile<H, 1, R>(acc, alpha, p, p_stride, v, n, dv, c);
 }
 
-template <bool F16>
+template <Rows R>
 POCKETLLM_AVX2_FN void scores_any(const float* q, uint32_t n_heads, const void* k, size_t n, size_t dk,
                                   float scale, float* scores, size_t scores_stride) {
   uint32_t r = 0;
-  for (; r + 4 <= n_heads; r += 4) scores_heads<4, F16>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride);
+  for (; r + 4 <= n_heads; r += 4) scores_heads<4, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride);
   switch (n_heads - r) {
-    case 3: scores_heads<3, F16>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
-    case 2: scores_heads<2, F16>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
-    case 1: scores_heads<1, F16>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
+    case 3: scores_heads<3, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
+    case 2: scores_heads<2, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
+    case 1: scores_heads<1, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
     default: break;
   }
 }
 
-template <bool F16>
+template <Rows R>
 POCKETLLM_AVX2_FN void accumulate_any(float* acc, uint32_t n_heads, const float* alpha, const float* p,
                                       size_t p_stride, const void* v, size_t n, size_t dv) {
   uint32_t r = 0;
-  for (; r + 4 <= n_heads; r += 4) accumulate_heads<4, F16>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv);
+  for (; r + 4 <= n_heads; r += 4) accumulate_heads<4, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv);
   switch (n_heads - r) {
-    case 3: accumulate_heads<3, F16>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
-    case 2: accumulate_heads<2, F16>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
-    case 1: accumulate_heads<1, F16>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
+    case 3: accumulate_heads<3, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
+    case 2: accumulate_heads<2, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
+    case 1: accumulate_heads<1, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
     default: break;
   }
 }
@@ -138,21 +155,25 @@ bool usable() {
   return ok;
 }
 
-void scores(const float* q, uint32_t n_heads, const void* k, bool k_f16, size_t n, size_t dk, float scale,
+void scores(const float* q, uint32_t n_heads, const void* k, Rows k_rows, size_t n, size_t dk, float scale,
             float* out, size_t scores_stride) {
-  if (k_f16) {
-    scores_any<true>(q, n_heads, k, n, dk, scale, out, scores_stride);
-  } else {
-    scores_any<false>(q, n_heads, k, n, dk, scale, out, scores_stride);
+  switch (k_rows) {
+    case Rows::F32: return scores_any<Rows::F32>(q, n_heads, k, n, dk, scale, out, scores_stride);
+    case Rows::F16: return scores_any<Rows::F16>(q, n_heads, k, n, dk, scale, out, scores_stride);
+    case Rows::BF16: return scores_any<Rows::BF16>(q, n_heads, k, n, dk, scale, out, scores_stride);
+    case Rows::I8: return scores_any<Rows::I8>(q, n_heads, k, n, dk, scale, out, scores_stride);
+    case Rows::U4: return scores_any<Rows::U4>(q, n_heads, k, n, dk, scale, out, scores_stride);
   }
 }
 
 void accumulate(float* acc, uint32_t n_heads, const float* alpha, const float* p, size_t p_stride,
-                const void* v, bool v_f16, size_t n, size_t dv) {
-  if (v_f16) {
-    accumulate_any<true>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-  } else {
-    accumulate_any<false>(acc, n_heads, alpha, p, p_stride, v, n, dv);
+                const void* v, Rows v_rows, size_t n, size_t dv) {
+  switch (v_rows) {
+    case Rows::F32: return accumulate_any<Rows::F32>(acc, n_heads, alpha, p, p_stride, v, n, dv);
+    case Rows::F16: return accumulate_any<Rows::F16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
+    case Rows::BF16: return accumulate_any<Rows::BF16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
+    case Rows::I8: return accumulate_any<Rows::I8>(acc, n_heads, alpha, p, p_stride, v, n, dv);
+    case Rows::U4: return accumulate_any<Rows::U4>(acc, n_heads, alpha, p, p_stride, v, n, dv);
   }
 }
 
@@ -162,8 +183,8 @@ void accumulate(float* acc, uint32_t n_heads, const float* alpha, const float* p
 
 namespace pocketllm::attention_avx2 {
 bool usable() { return false; }
-void scores(const float*, uint32_t, const void*, bool, size_t, size_t, float, float*, size_t) {}
-void accumulate(float*, uint32_t, const float*, const float*, size_t, const void*, bool, size_t, size_t) {}
+void scores(const float*, uint32_t, const void*, Rows, size_t, size_t, float, float*, size_t) {}
+void accumulate(float*, uint32_t, const float*, const float*, size_t, const void*, Rows, size_t, size_t) {}
 }  // namespace pocketllm::attention_avx2
 
 #endif

@@ -65,15 +65,110 @@ POCKETLLM_SIMD_CLONES void accumulate_rows(float* acc, float alpha, const float*
   }
 }
 
-// n rows of `dim` values of `dtype` at `src` as f32: in place for f32, else
-// converted into `tile`.
-const float* rows_as_f32(KvDtype dtype, const void* src, size_t n, size_t dim, float* tile) {
-  if (dtype == KvDtype::F32) return static_cast<const float*>(src);
-  f16_to_f32_row(static_cast<const uint16_t*>(src), tile, n * dim);
+// Rows j0 .. j0 + n - 1 of a slab as f32: in place for f32, else converted
+// (dequantized) into `tile`, one block's rows at most.
+const float* rows_as_f32(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dim, uint32_t j0, size_t n,
+                         float* tile) {
+  if (layout == KvLayout::F32) return reinterpret_cast<const float*>(slab) + size_t{j0} * dim;
+  kv_dequantize_rows(layout, slab, bt, static_cast<uint32_t>(dim), j0, n, tile);
   return tile;
 }
 
-const std::byte* offset_bytes(const void* base, size_t bytes) { return static_cast<const std::byte*>(base) + bytes; }
+const uint16_t* f16_at(const std::byte* p) { return reinterpret_cast<const uint16_t*>(p); }
+
+// AVX2: scores[r * bt + j] = scale * q_r . k_j for the group's heads and rows
+// j0 .. j0 + n - 1 of a K slab, every layout read in place: plain rows
+// converted in registers; q8 rows as integers, times their row scale after;
+// q4 K (per channel: k = min_c + scale_c * u) as
+// scale * ((q_r * scale_c) . u_j + q_r . min).
+void simd_scores(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dk, uint32_t j0, size_t n,
+                 const float* q, uint32_t group_size, float scale, float* scores, AttentionScratch& scratch) {
+  using attention_avx2::Rows;
+  const size_t offset = size_t{j0} * dk;
+  switch (layout) {
+    case KvLayout::F32:
+      return attention_avx2::scores(q, group_size, slab + offset * 4, Rows::F32, n, dk, scale, scores, bt);
+    case KvLayout::F16:
+      return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::F16, n, dk, scale, scores, bt);
+    case KvLayout::BF16:
+      return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::BF16, n, dk, scale, scores, bt);
+    case KvLayout::Q8Token: {
+      attention_avx2::scores(q, group_size, slab + 2 * size_t{bt} + offset, Rows::I8, n, dk, scale, scores, bt);
+      float* row_scale = scratch.slab_params.data();
+      f16_to_f32_row(f16_at(slab) + j0, row_scale, n);
+      for (uint32_t r = 0; r < group_size; ++r) {
+        for (size_t j = 0; j < n; ++j) scores[r * bt + j] *= row_scale[j];
+      }
+      return;
+    }
+    case KvLayout::Q4Channel: {
+      float* channel_scale = scratch.slab_params.data();
+      float* channel_min = channel_scale + dk;
+      float* head_offset = channel_min + dk;
+      f16_to_f32_row(f16_at(slab), channel_scale, 2 * dk);  // scales then minimums
+      float* qs = scratch.q_scaled.data();
+      for (uint32_t r = 0; r < group_size; ++r) {
+        float dot_min = 0.0f;
+        for (size_t c = 0; c < dk; ++c) {
+          qs[r * dk + c] = q[r * dk + c] * channel_scale[c];
+          dot_min += q[r * dk + c] * channel_min[c];
+        }
+        head_offset[r] = scale * dot_min;
+      }
+      attention_avx2::scores(qs, group_size, slab + 4 * dk + offset / 2, Rows::U4, n, dk, scale, scores, bt);
+      for (uint32_t r = 0; r < group_size; ++r) {
+        for (size_t j = 0; j < n; ++j) scores[r * bt + j] += head_offset[r];
+      }
+      return;
+    }
+    case KvLayout::Q4Token: break;  // not a K layout
+  }
+  const float* k = rows_as_f32(layout, slab, bt, dk, j0, n, scratch.k_tile.data());
+  attention_avx2::scores(q, group_size, k, Rows::F32, n, dk, scale, scores, bt);
+}
+
+// AVX2: acc_r = alpha_r acc_r + sum_j p[r * bt + j] v_j over rows j0 ..
+// j0 + n - 1 of a V slab, read in place: q8 / q4 rows (v = min_j + scale_j *
+// u) as integers under weights p * scale_j, plus sum_j p_j min_j on every dim.
+void simd_accumulate(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dv, uint32_t j0, size_t n,
+                     float* acc, uint32_t group_size, const float* alpha, const float* p, AttentionScratch& scratch) {
+  using attention_avx2::Rows;
+  const size_t offset = size_t{j0} * dv;
+  switch (layout) {
+    case KvLayout::F32:
+      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 4, Rows::F32, n, dv);
+    case KvLayout::F16:
+      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::F16, n, dv);
+    case KvLayout::BF16:
+      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::BF16, n, dv);
+    case KvLayout::Q8Token:
+    case KvLayout::Q4Token: {
+      const bool q4 = layout == KvLayout::Q4Token;
+      float* row_scale = scratch.slab_params.data();
+      float* row_min = row_scale + bt;
+      f16_to_f32_row(f16_at(slab) + j0, row_scale, n);
+      if (q4) f16_to_f32_row(f16_at(slab + 2 * size_t{bt}) + j0, row_min, n);
+      float* ps = scratch.p_scaled.data();
+      for (uint32_t r = 0; r < group_size; ++r) {
+        for (size_t j = 0; j < n; ++j) ps[r * bt + j] = p[r * bt + j] * row_scale[j];
+      }
+      if (!q4) {
+        return attention_avx2::accumulate(acc, group_size, alpha, ps, bt, slab + 2 * size_t{bt} + offset, Rows::I8,
+                                          n, dv);
+      }
+      attention_avx2::accumulate(acc, group_size, alpha, ps, bt, slab + 4 * size_t{bt} + offset / 2, Rows::U4, n, dv);
+      for (uint32_t r = 0; r < group_size; ++r) {
+        float weighted_min = 0.0f;
+        for (size_t j = 0; j < n; ++j) weighted_min += p[r * bt + j] * row_min[j];
+        for (size_t d = 0; d < dv; ++d) acc[r * dv + d] += weighted_min;
+      }
+      return;
+    }
+    case KvLayout::Q4Channel: break;  // not a V layout
+  }
+  const float* v = rows_as_f32(layout, slab, bt, dv, j0, n, scratch.v_tile.data());
+  attention_avx2::accumulate(acc, group_size, alpha, p, bt, v, Rows::F32, n, dv);
+}
 
 void prefetch(const std::byte* p, size_t bytes) {
   for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(p + i);
@@ -90,6 +185,15 @@ AttentionScratch::AttentionScratch(const AttentionParams& params, uint32_t block
   alpha.resize(group_size);
   k_tile.resize(static_cast<size_t>(block_tokens) * params.head_dim_k);
   v_tile.resize(static_cast<size_t>(block_tokens) * params.head_dim_v);
+  q_scaled.resize(static_cast<size_t>(group_size) * params.head_dim_k);
+  p_scaled.resize(static_cast<size_t>(group_size) * block_tokens);
+  slab_params.resize(2 * static_cast<size_t>(std::max(params.head_dim_k, block_tokens)) + group_size);
+}
+
+size_t AttentionScratch::bytes() const {
+  const size_t floats = scores.size() + acc.size() + row_max.size() + row_sum.size() + alpha.size() + k_tile.size() +
+                        v_tile.size() + q_scaled.size() + p_scaled.size() + slab_params.size();
+  return floats * sizeof(float);
 }
 
 void paged_attention(const AttentionParams& params, const PagedKvCache& cache, uint32_t layer, SeqId seq,
@@ -109,7 +213,8 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
   }
   const uint32_t group_size = params.n_heads / params.n_kv_heads;
   if (scratch.group_size != group_size || scratch.block_tokens != bt || scratch.k_tile.size() < bt * dk ||
-      scratch.v_tile.size() < bt * dv || scratch.acc.size() < group_size * dv) {
+      scratch.v_tile.size() < bt * dv || scratch.acc.size() < group_size * dv ||
+      scratch.q_scaled.size() < group_size * dk || scratch.slab_params.size() < 2 * std::max<size_t>(dk, bt) + group_size) {
     fail("scratch sized for other parameters");
   }
   const uint32_t cache_window = cache.layer_window(layer);
@@ -126,14 +231,13 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
   const uint32_t first_key = params.window != 0 && pos >= params.window ? pos - params.window + 1 : 0;
   const uint32_t first_block = first_key / bt;
   const uint32_t last_block = pos / bt;
-  const KvDtype k_dtype = cache.options().k_dtype;
-  const KvDtype v_dtype = cache.options().v_dtype;
-  const size_t k_elem = kv_dtype_bytes(k_dtype);
-  const size_t v_elem = kv_dtype_bytes(v_dtype);
+  // V stored rotated (q4): the output is rotated back at the end.
+  const bool v_rotated = kv_layout_is_rotated(cache.v_layout());
   const float softcap = params.softcap;
   const float inverse_cap = softcap > 0.0f ? 1.0f / softcap : 0.0f;
-  // AVX2 tiles read f32/f16 rows in place; other CPUs and head dims that are
-  // not multiples of 8 take the portable loops over f32 tiles.
+  // AVX2 tiles read f32/f16/bf16 rows in place (quantized ones from an f32
+  // tile); other CPUs and head dims that are not multiples of 8 take the
+  // portable loops over f32 tiles.
   const bool simd = attention_avx2::usable() && dk % 8 == 0 && dv % 8 == 0;
 
   for (uint32_t g = kv_head_begin; g < kv_head_end; ++g) {
@@ -154,23 +258,24 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
       const uint32_t j0 = (first_key > block_start ? first_key : block_start) - block_start;
       const uint32_t j1 = (pos < block_start + bt - 1 ? pos : block_start + bt - 1) - block_start;
       const size_t n = j1 - j0 + 1;
-      const size_t row = static_cast<size_t>(g) * bt + j0;
-      const void* k_rows = offset_bytes(cache.k_block(layer, block), row * dk * k_elem);
-      const void* v_rows = offset_bytes(cache.v_block(layer, block), row * dv * v_elem);
+      const KvSlabs k_slabs = cache.k_slabs(layer, block);
+      const KvSlabs v_slabs = cache.v_slabs(layer, block);
+      const std::byte* k_slab = k_slabs.base + g * k_slabs.slab_bytes;
+      const std::byte* v_slab = v_slabs.base + g * v_slabs.slab_bytes;
       if (b < last_block && table[b + 1] != PagedKvCache::kNoBlock) {
         // Blocks are scattered in the pool: start the next head slab's loads
         // now, as the hardware prefetcher does not know where it is.
-        const size_t slab = static_cast<size_t>(g) * bt;
-        prefetch(offset_bytes(cache.k_block(layer, table[b + 1]), slab * dk * k_elem), bt * dk * k_elem);
-        prefetch(offset_bytes(cache.v_block(layer, table[b + 1]), slab * dv * v_elem), bt * dv * v_elem);
+        const KvSlabs k_next = cache.k_slabs(layer, table[b + 1]);
+        const KvSlabs v_next = cache.v_slabs(layer, table[b + 1]);
+        prefetch(k_next.base + g * k_next.slab_bytes, k_next.slab_bytes);
+        prefetch(v_next.base + g * v_next.slab_bytes, v_next.slab_bytes);
       }
       const float* q_group = q + static_cast<size_t>(head0) * dk;
       float* scores = scratch.scores.data();
       if (simd) {
-        attention_avx2::scores(q_group, group_size, k_rows, k_dtype == KvDtype::F16, n, dk, params.scale, scores,
-                               bt);
+        simd_scores(k_slabs.layout, k_slab, bt, dk, j0, n, q_group, group_size, params.scale, scores, scratch);
       } else {
-        const float* k = rows_as_f32(k_dtype, k_rows, n, dk, scratch.k_tile.data());
+        const float* k = rows_as_f32(k_slabs.layout, k_slab, bt, dk, j0, n, scratch.k_tile.data());
         for (uint32_t r = 0; r < group_size; ++r) dot_rows(q_group + r * dk, k, n, dk, params.scale, scores + r * bt);
       }
       for (uint32_t r = 0; r < group_size; ++r) {
@@ -188,10 +293,10 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
         scratch.row_sum[r] += exp_shifted_sum(s, n, scratch.row_max[r]);
       }
       if (simd) {
-        attention_avx2::accumulate(scratch.acc.data(), group_size, scratch.alpha.data(), scores, bt, v_rows,
-                                   v_dtype == KvDtype::F16, n, dv);
+        simd_accumulate(v_slabs.layout, v_slab, bt, dv, j0, n, scratch.acc.data(), group_size, scratch.alpha.data(),
+                        scores, scratch);
       } else {
-        const float* v = rows_as_f32(v_dtype, v_rows, n, dv, scratch.v_tile.data());
+        const float* v = rows_as_f32(v_slabs.layout, v_slab, bt, dv, j0, n, scratch.v_tile.data());
         for (uint32_t r = 0; r < group_size; ++r) {
           accumulate_rows(scratch.acc.data() + r * dv, scratch.alpha[r], scores + r * bt, v, n, dv);
         }
@@ -203,6 +308,7 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
       const float* a = scratch.acc.data() + r * dv;
       float* o = out + (head0 + r) * dv;
       for (size_t d = 0; d < dv; ++d) o[d] = a[d] * inverse_sum;
+      if (v_rotated) kv_hadamard(o, static_cast<uint32_t>(dv));
     }
   }
 }

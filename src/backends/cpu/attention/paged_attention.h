@@ -11,6 +11,7 @@
 // softcap(x) = c * tanh(x / c) when attn_softcap c > 0 (Gemma 2).
 // With sinks (gpt-oss), head h's learned logit sinks[h] joins the softmax
 // denominator only (it has no value).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct AttentionParams {
 // K/V tile is read from memory once.
 struct AttentionScratch {
   explicit AttentionScratch(const AttentionParams& params, uint32_t block_tokens);
+  // Bytes its buffers hold (what the memory estimate counts per thread).
+  size_t bytes() const;
   uint32_t group_size = 0;     // query heads per KV head
   uint32_t block_tokens = 0;
   std::vector<float> scores;   // [group_size][block_tokens]: one block of scores per query head
@@ -42,8 +45,14 @@ struct AttentionScratch {
   std::vector<float> row_max;  // [group_size]: running max of the scores
   std::vector<float> row_sum;  // [group_size]: running sum of e^(score - max)
   std::vector<float> alpha;    // [group_size]: rescale of acc for the current block
-  std::vector<float> k_tile;   // [block_tokens][head_dim_k]: an f16 K tile converted to f32
+  std::vector<float> k_tile;   // [block_tokens][head_dim_k]: a K tile converted / dequantized to f32
   std::vector<float> v_tile;   // [block_tokens][head_dim_v]
+  // Quantized slabs read in place: the query heads scaled by q4 K's channel
+  // scales, the weights scaled by q8/q4 V's row scales, and the slab's
+  // scales, minimums and per-head offsets as f32.
+  std::vector<float> q_scaled;  // [group_size][head_dim_k]
+  std::vector<float> p_scaled;  // [group_size][block_tokens]
+  std::vector<float> slab_params;  // [2 * max(head_dim_k, block_tokens) + group_size]
 };
 
 // q: [n_heads * head_dim_k] f32 for the row at `pos`; out: [n_heads * head_dim_v].
