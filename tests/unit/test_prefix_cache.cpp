@@ -18,15 +18,6 @@
 #include "model/model.h"
 #include "test_support.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POCKETLLM_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define POCKETLLM_TEST_ASAN 1
-#endif
-
 namespace pocketllm {
 namespace {
 

@@ -20,6 +20,17 @@
 
 #include "util/error.h"
 
+// POCKETLLM_TEST_ASAN: defined in AddressSanitizer builds (gcc and clang), where
+// tests that measure memory or run long skip or shrink.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POCKETLLM_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define POCKETLLM_TEST_ASAN 1
+#endif
+
 namespace pocketllm::test_support {
 
 // Whole file as bytes (stdio, not istreambuf_iterator: gcc 12 -O3 reports a
