@@ -1,7 +1,8 @@
 // pocketllm-bench-attention: decode attention (one query row) over a paged
-// KV cache at 4K tokens of context, f32 vs f16 K/V, on 1B- and 8B-class head
-// shapes (32 query heads, 8 KV heads, head dim 64 / 128) over 16 layers, so
-// that the cache (128-512 MiB) does not fit any CPU cache. Reports the KV
+// KV cache at 4K tokens of context, f32 / f16 / bf16 / q8 / q4 K and V, on
+// 1B- and 8B-class head shapes (32 query heads, 8 KV heads, head dim 64 /
+// 128; and TinyLlama's 4 KV heads) over 16 layers, so that the cache does not
+// fit any CPU cache. Reports the KV
 // bytes read per second (wall time) next to this machine's measured read
 // bandwidth; one iteration is one decode row through all 16 layers.
 //
@@ -56,13 +57,13 @@ Options parse_options(int& argc, char** argv) {
   return o;
 }
 
-void decode_attention(benchmark::State& state, uint32_t head_dim, KvDtype dtype) {
+void decode_attention(benchmark::State& state, uint32_t n_kv_heads, uint32_t head_dim, KvDtype dtype) {
   const uint32_t n_layers = 16;
   const uint32_t context = g_options.context;
   ModelDesc desc;
   desc.n_layers = n_layers;
   desc.n_heads = 32;
-  desc.n_kv_heads = 8;
+  desc.n_kv_heads = n_kv_heads;
   desc.head_dim_k = head_dim;
   desc.head_dim_v = head_dim;
   KvCacheOptions options;
@@ -108,8 +109,9 @@ void decode_attention(benchmark::State& state, uint32_t head_dim, KvDtype dtype)
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double kv_bytes = static_cast<double>(n_layers) * context * desc.n_kv_heads * 2.0 * head_dim *
-                          static_cast<double>(kv_dtype_bytes(dtype));
+  const double slab_bytes = static_cast<double>(kv_slab_bytes(kv_layout(dtype, true), options.block_tokens, head_dim) +
+                                                kv_slab_bytes(kv_layout(dtype, false), options.block_tokens, head_dim));
+  const double kv_bytes = static_cast<double>(n_layers) * context / options.block_tokens * desc.n_kv_heads * slab_bytes;
   state.counters["KV_GBps"] =
       benchmark::Counter(kv_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["fraction_of_read_bw"] =
@@ -134,12 +136,17 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   benchmark::AddCustomContext("read_bandwidth_GBps", std::to_string(g_bandwidth * 1e-9));
   benchmark::AddCustomContext("threads", std::to_string(g_options.threads));
-  for (const uint32_t head_dim : {64u, 128u}) {
-    for (const KvDtype dtype : {KvDtype::F32, KvDtype::F16}) {
-      const std::string name = std::string("decode_attention/ctx") + std::to_string(g_options.context) +
-                               "/hd" + std::to_string(head_dim) + (dtype == KvDtype::F16 ? "/f16" : "/f32");
-      benchmark::RegisterBenchmark(name.c_str(), [head_dim, dtype](benchmark::State& state) {
-        decode_attention(state, head_dim, dtype);
+  struct Shape {
+    uint32_t n_kv_heads;
+    uint32_t head_dim;
+  };
+  for (const Shape shape : {Shape{8, 64}, Shape{4, 64}, Shape{8, 128}}) {
+    for (const KvDtype dtype : {KvDtype::F32, KvDtype::F16, KvDtype::BF16, KvDtype::Q8, KvDtype::Q4}) {
+      const std::string name = std::string("decode_attention/ctx") + std::to_string(g_options.context) + "/kv" +
+                               std::to_string(shape.n_kv_heads) + "/hd" + std::to_string(shape.head_dim) + "/" +
+                               std::string(kv_dtype_name(dtype));
+      benchmark::RegisterBenchmark(name.c_str(), [shape, dtype](benchmark::State& state) {
+        decode_attention(state, shape.n_kv_heads, shape.head_dim, dtype);
       })->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
   }

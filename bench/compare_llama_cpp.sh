@@ -16,7 +16,7 @@
 #   head_dim is not a multiple of its 32-element blocks).
 # Run it on an otherwise idle machine: both engines share the cores.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BUILD_DIR="${1:-$POCKETLLM_ROOT/build/bench-release}"
 PRESET="${PRESET:-tinyllama-1.1b}"
@@ -30,21 +30,12 @@ DEPTH="${DEPTH:-0}"
 CTK="${CTK:-f16}"
 CTV="${CTV:-f16}"
 
-if [[ ! -x "$BUILD_DIR/src/pocketllm" || ! -x "$BUILD_DIR/bench/pocketllm-bench-kernels" ]]; then
-  cmake -S "$POCKETLLM_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BENCH=ON \
-    || die "cmake configure failed for $BUILD_DIR"
-  cmake --build "$BUILD_DIR" -j "$(build_jobs)" --target pocketllm pocketllm-bench-kernels \
-    || die "build failed in $BUILD_DIR"
-fi
+build_when_missing "$BUILD_DIR" src/pocketllm bench/pocketllm-bench-kernels -- -DPOCKETLLM_BENCH=ON
 [[ -d "$POCKETLLM_ROOT/tests/js/node_modules/node-llama-cpp" ]] || install_npm_test_packages
 POCKETLLM="$BUILD_DIR/src/pocketllm"
 
 MODEL="${MODEL:-$BUILD_DIR/models/$PRESET-$TYPE-seed$SEED.gguf}"
-if [[ ! -f "$MODEL" ]]; then
-  mkdir -p "$(dirname "$MODEL")"
-  "$POCKETLLM" gen --arch llama --preset "$PRESET" --type "$TYPE" --seed "$SEED" \
-    --vocab "$POCKETLLM_ROOT/tests/data/tokenizer/llama-cpp-vocab/ggml-vocab-llama-spm.gguf" -o "$MODEL"
-fi
+random_model_when_missing "$POCKETLLM" "$MODEL" "$PRESET" "$TYPE" "$SEED"
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT

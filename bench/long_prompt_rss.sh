@@ -16,7 +16,7 @@
 #   THREADS (2), CHUNK (512: --max-num-batched-tokens), KV (f16).
 # A benchmark, not a test: 32K tokens of prefill take minutes on two cores.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BUILD_DIR="${1:-$POCKETLLM_ROOT/build/release}"
 TOKENS="${TOKENS:-32768}"
@@ -25,16 +25,10 @@ THREADS="${THREADS:-2}"
 CHUNK="${CHUNK:-512}"
 KV="${KV:-f16}"
 
-if [[ ! -x "$BUILD_DIR/src/pocketllm" ]]; then
-  configure_and_build "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-fi
+build_when_missing "$BUILD_DIR" src/pocketllm
 POCKETLLM="$BUILD_DIR/src/pocketllm"
 MODEL="${MODEL:-$BUILD_DIR/models/tinyllama-1.1b-q4_0-seed1.gguf}"
-if [[ ! -f "$MODEL" ]]; then
-  mkdir -p "$(dirname "$MODEL")"
-  "$POCKETLLM" gen --arch llama --preset tinyllama-1.1b --type q4_0 --seed 1 \
-    --vocab "$POCKETLLM_ROOT/tests/data/tokenizer/llama-cpp-vocab/ggml-vocab-llama-spm.gguf" -o "$MODEL"
-fi
+random_model_when_missing "$POCKETLLM" "$MODEL" tinyllama-1.1b q4_0 1
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT

@@ -30,6 +30,7 @@
 
 #include "backends/cpu/thread_pool.h"
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "engine/forward_batch.h"
 #include "formats/ggml_types.h"
 #include "kv/paged_kv_cache.h"
@@ -325,7 +326,7 @@ void run_bench(const BenchOptions& o) {
 void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* command = app.add_subcommand("bench", "Measure prompt processing and generation speed (llama-bench's method)");
-  command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
+  add_model_flag(*command, options->model);
   // Comma lists, one value per occurrence otherwise (no space-separated values).
   const auto list = [](CLI::Option* option) { option->delimiter(',')->allow_extra_args(false); };
   list(command->add_option("-p,--n-prompt", options->n_prompt, "Prompt tokens of the pp tests, e.g. 512,1024 (0: none; default 512)"));

@@ -24,6 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common_flags.h"
+#include "cli/kv_cache_flags.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "model/model.h"
@@ -37,9 +39,7 @@ struct LogitsOptions {
   std::string model;
   std::string tokens;
   std::string out;
-  std::string kv_dtype = "f16";
-  std::string cache_type_k;  // empty: as --kv-cache-dtype
-  std::string cache_type_v;
+  KvCacheFlags kv_cache;
   int32_t greedy = 0;
   uint32_t n_batch = 512;
   unsigned n_threads = 0;
@@ -71,8 +71,7 @@ std::vector<TokenId> parse_token_list(const std::string& text) {
 
 void run_logits(const LogitsOptions& options) {
   const std::vector<TokenId> tokens = parse_token_list(options.tokens);
-  const KvCacheTypes kv_types =
-      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
+  const KvCacheTypes kv_types = kv_cache_types_from_flags(options.kv_cache);
   if (options.greedy < 0) throw InputError(fmt::format("--greedy: {} is negative", options.greedy));
 
   ModelLoadOptions load_options;
@@ -123,20 +122,14 @@ void add_logits_command(CLI::App& app) {
   auto options = std::make_shared<LogitsOptions>();
   CLI::App* command =
       app.add_subcommand("logits", "Write the logits of every position of a token sequence as a .npy file");
-  command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
+  add_model_flag(*command, options->model);
   command->add_option("--tokens", options->tokens, "Token ids, comma-separated: 1,2,3")->required();
   command->add_option("--out", options->out, "Output .npy file: float32 [n_tokens, n_vocab]")->required();
-  command->add_option("--kv-cache-dtype", options->kv_dtype,
-                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
-  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
-  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
+  add_kv_cache_flags(*command, options->kv_cache);
   command->add_option("--greedy", options->greedy,
                       "Then generate N tokens greedily (incremental decode) and print {\"greedy\": [ids]}");
-  command
-      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
-                   "Tokens per forward call (chunked prefill; default 512)")
-      ->check(CLI::Range(1u, 1u << 20));
-  command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
+  add_batch_size_flag(*command, options->n_batch, "Tokens per forward call (chunked prefill; default 512)");
+  add_threads_flag(*command, options->n_threads);
   command->callback([options] { run_logits(*options); });
 }
 

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/common_flags.h"
+#include "cli/kv_cache_flags.h"
 #include "engine/generator.h"
 #include "engine/perplexity.h"
 #include "model/embedded_model.h"
@@ -32,9 +34,7 @@ struct PerplexityCommandOptions {
   uint32_t n_ctx = 512;
   uint32_t n_batch = 512;
   size_t max_chunks = 0;
-  std::string kv_dtype = "f16";
-  std::string cache_type_k;  // empty: as --kv-cache-dtype
-  std::string cache_type_v;
+  KvCacheFlags kv_cache;
   unsigned n_threads = 0;
 };
 
@@ -44,8 +44,7 @@ void write_stdout(const std::string& text) {
 }
 
 void run_perplexity(const PerplexityCommandOptions& options) {
-  const KvCacheTypes kv_types =
-      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
+  const KvCacheTypes kv_types = kv_cache_types_from_flags(options.kv_cache);
   if (options.n_batch == 0) throw InputError("-b: the batch size must be at least 1");
   const auto text = read_text_file(options.text_file);
   if (!text) throw InputError(options.text_file + ": cannot read the text file");
@@ -96,20 +95,14 @@ void add_perplexity_command(CLI::App& app) {
   auto options = std::make_shared<PerplexityCommandOptions>();
   CLI::App* command =
       app.add_subcommand("perplexity", "Perplexity of a text file (llama-perplexity's method and output)");
-  command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
+  add_model_flag(*command, options->model);
   command->add_option("-f,--file", options->text_file, "Text file to score")->required();
   command->add_option("-c,--ctx-size", options->n_ctx, "Tokens per chunk (default 512)")
       ->check(CLI::Range(4u, 1u << 24));
   command->add_option("--chunks", options->max_chunks, "Score at most this many chunks (default: all)");
-  command
-      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
-                   "Tokens per forward call (chunked prefill; default 512)")
-      ->check(CLI::Range(1u, 1u << 20));
-  command->add_option("--kv-cache-dtype", options->kv_dtype,
-                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
-  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
-  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
-  command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
+  add_batch_size_flag(*command, options->n_batch, "Tokens per forward call (chunked prefill; default 512)");
+  add_kv_cache_flags(*command, options->kv_cache);
+  add_threads_flag(*command, options->n_threads);
   command->callback([options] { run_perplexity(*options); });
 }
 

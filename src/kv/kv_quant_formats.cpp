@@ -10,7 +10,6 @@
 #include <string>
 
 #include "backends/cpu/attention/fp16_convert.h"
-#include "backends/cpu/ops/vec_math.h"
 #include "backends/cpu/quant/scalar_types.h"
 #include "util/error.h"
 
@@ -19,8 +18,22 @@ namespace {
 
 constexpr float kF16Max = 65504.0f;
 
-size_t pad4(size_t bytes) { return (bytes + 3) & ~size_t{3}; }
-size_t nibble_row_bytes(uint32_t dim) { return (dim + 1) / 2; }
+size_t pad4(size_t bytes) { return kv_round_up(bytes, 4); }
+
+// Byte offsets of value (j, c) among a slab's quantized values (the layout
+// table in kv_quant_formats.h); a Nibble also says which half of the byte.
+size_t q8_key_at(uint32_t bt, uint32_t j, uint32_t c) { return size_t{c / 4} * 4 * bt + 4 * size_t{j} + c % 4; }
+size_t q8_token_at(uint32_t dim, uint32_t j, uint32_t d) { return size_t{j / 4} * 4 * dim + 4 * size_t{d} + j % 4; }
+struct Nibble {
+  size_t byte;
+  bool high;
+};
+Nibble q4_channel_at(uint32_t bt, uint32_t j, uint32_t c) {
+  return {size_t{c / 8} * 4 * bt + 4 * size_t{j} + c % 4, c % 8 >= 4};
+}
+Nibble q4_token_at(uint32_t dim, uint32_t j, uint32_t d) {
+  return {size_t{j / 4} * 2 * kv_round_up(dim, 16) + size_t{d / 16} * 32 + 4 * size_t{d % 8} + j % 4, d % 16 >= 8};
+}
 
 // A value stored as f16 and what it reads back as: quantizers divide by the
 // scale the reader will multiply with.
@@ -36,10 +49,13 @@ F16Value to_f16(float x) {
 uint16_t* f16_at(std::byte* p) { return reinterpret_cast<uint16_t*>(p); }
 const uint16_t* f16_at(const std::byte* p) { return reinterpret_cast<const uint16_t*>(p); }
 
-// Nibble q (0..15) of value i in a packed row.
-void put_nibble(std::byte* row, uint32_t i, uint32_t q) {
-  auto& b = reinterpret_cast<uint8_t&>(row[i / 2]);
-  b = (i % 2 == 0) ? static_cast<uint8_t>((b & 0xF0u) | q) : static_cast<uint8_t>((b & 0x0Fu) | (q << 4));
+void put_nibble(std::byte* values, Nibble at, uint32_t q) {
+  auto& b = reinterpret_cast<uint8_t&>(values[at.byte]);
+  b = at.high ? static_cast<uint8_t>((b & 0x0Fu) | (q << 4)) : static_cast<uint8_t>((b & 0xF0u) | q);
+}
+float get_nibble(const std::byte* values, Nibble at) {
+  const auto b = static_cast<uint8_t>(values[at.byte]);
+  return static_cast<float>(at.high ? b >> 4 : b & 0x0Fu);
 }
 
 uint32_t quantize4(float x, float min, float inverse_scale) {
@@ -47,15 +63,19 @@ uint32_t quantize4(float x, float min, float inverse_scale) {
   return static_cast<uint32_t>(std::clamp(q, 0.0f, 15.0f));
 }
 
-void write_q8_row(const float* x, std::byte* slab, uint32_t bt, uint32_t dim, uint32_t slot) {
+void write_q8_row(KvLayout layout, const float* x, std::byte* slab, uint32_t bt, uint32_t dim, uint32_t slot) {
   float amax = 0.0f;
   for (uint32_t i = 0; i < dim; ++i) amax = std::max(amax, std::fabs(x[i]));
   const F16Value scale = to_f16(amax / 127.0f);
   f16_at(slab)[slot] = scale.bits;
-  auto* q = reinterpret_cast<int8_t*>(slab + 2 * size_t{bt} + size_t{slot} * dim);
+  auto* q = reinterpret_cast<int8_t*>(slab + kv_slab_values_offset(layout, bt));
   const float inverse = scale.value > 0.0f ? 1.0f / scale.value : 0.0f;
-  for (uint32_t i = 0; i < dim; ++i) {
-    q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x[i] * inverse), -127.0f, 127.0f));
+  const bool key = layout == KvLayout::Q8Key;
+  // Key rows zero their padding channels: integer dot products read them.
+  const uint32_t stored = key ? static_cast<uint32_t>(kv_round_up(dim, 4)) : dim;
+  for (uint32_t i = 0; i < stored; ++i) {
+    const float v = i < dim ? std::clamp(std::nearbyint(x[i] * inverse), -127.0f, 127.0f) : 0.0f;
+    q[key ? q8_key_at(bt, slot, i) : q8_token_at(dim, slot, i)] = static_cast<int8_t>(v);
   }
 }
 
@@ -86,68 +106,44 @@ void write_q4_token_row(const float* x, std::byte* slab, uint32_t bt, uint32_t d
   const Range4 range = range4(lo, hi);
   f16_at(slab)[slot] = range.scale.bits;
   f16_at(slab + 2 * size_t{bt})[slot] = range.min.bits;
-  std::byte* row = slab + 4 * size_t{bt} + size_t{slot} * nibble_row_bytes(dim);
-  for (uint32_t i = 0; i < dim; ++i) put_nibble(row, i, quantize4(r[i], range.min.value, range.inverse_scale));
+  std::byte* values = slab + kv_slab_values_offset(KvLayout::Q4Token, bt);
+  for (uint32_t i = 0; i < kv_round_up(dim, 16); ++i) {
+    put_nibble(values, q4_token_at(dim, slot, i), i < dim ? quantize4(r[i], range.min.value, range.inverse_scale) : 0);
+  }
 }
 
-POCKETLLM_SIMD_CLONES void dequantize_q8(const std::byte* slab, uint32_t bt, uint32_t dim, uint32_t j0, size_t n,
-                                         float* out) {
+void dequantize_q8(KvLayout layout, const std::byte* slab, uint32_t bt, uint32_t dim, uint32_t j0, size_t n,
+                   float* out) {
   const uint16_t* scales = f16_at(slab);
-  const auto* q = reinterpret_cast<const int8_t*>(slab + 2 * size_t{bt});
-  for (size_t j = 0; j < n; ++j) {
-    const float s = fp16_to_f32(scales[j0 + j]);
-    const int8_t* row = q + (j0 + j) * dim;
-    float* o = out + j * dim;
-    for (uint32_t i = 0; i < dim; ++i) o[i] = s * static_cast<float>(row[i]);
+  const auto* q = reinterpret_cast<const int8_t*>(slab + kv_slab_values_offset(layout, bt));
+  const bool key = layout == KvLayout::Q8Key;
+  for (uint32_t j = j0; j < j0 + n; ++j) {
+    const float s = fp16_to_f32(scales[j]);
+    float* o = out + (j - j0) * dim;
+    for (uint32_t i = 0; i < dim; ++i) o[i] = s * static_cast<float>(q[key ? q8_key_at(bt, j, i) : q8_token_at(dim, j, i)]);
   }
 }
 
-// Nibbles of one packed row as floats (even values from the low halves).
-POCKETLLM_SIMD_CLONES void unpack_nibbles(const uint8_t* row, uint32_t dim, float* out) {
-  const uint32_t pairs = dim / 2;
-  for (uint32_t i = 0; i < pairs; ++i) {
-    out[2 * i] = static_cast<float>(row[i] & 0x0Fu);
-    out[2 * i + 1] = static_cast<float>(row[i] >> 4);
-  }
-  if (dim % 2 != 0) out[dim - 1] = static_cast<float>(row[pairs] & 0x0Fu);
-}
-
-POCKETLLM_SIMD_CLONES void dequantize_q4_channel(const std::byte* slab, uint32_t dim, uint32_t j0, size_t n,
-                                                 float* out) {
+void dequantize_q4_channel(const std::byte* slab, uint32_t bt, uint32_t dim, uint32_t j0, size_t n, float* out) {
   const uint16_t* scales = f16_at(slab);
   const uint16_t* mins = f16_at(slab + 2 * size_t{dim});
-  const auto* packed = reinterpret_cast<const uint8_t*>(slab + 4 * size_t{dim});
-  const size_t row_bytes = nibble_row_bytes(dim);
-  for (size_t j = 0; j < n; ++j) unpack_nibbles(packed + (j0 + j) * row_bytes, dim, out + j * dim);
-  // The channel scales and minimums as f32, a chunk of channels at a time.
-  constexpr uint32_t kChunk = 64;
-  float s[kChunk];
-  float m[kChunk];
-  for (uint32_t c0 = 0; c0 < dim; c0 += kChunk) {
-    const uint32_t width = std::min(kChunk, dim - c0);
-    for (uint32_t c = 0; c < width; ++c) {
-      s[c] = fp16_to_f32(scales[c0 + c]);
-      m[c] = fp16_to_f32(mins[c0 + c]);
-    }
-    for (size_t j = 0; j < n; ++j) {
-      float* o = out + j * dim + c0;
-      for (uint32_t c = 0; c < width; ++c) o[c] = m[c] + s[c] * o[c];
-    }
+  const std::byte* values = slab + 4 * size_t{dim};
+  for (uint32_t c = 0; c < dim; ++c) {
+    const float s = fp16_to_f32(scales[c]);
+    const float m = fp16_to_f32(mins[c]);
+    for (uint32_t j = j0; j < j0 + n; ++j) out[(j - j0) * dim + c] = m + s * get_nibble(values, q4_channel_at(bt, j, c));
   }
 }
 
-POCKETLLM_SIMD_CLONES void dequantize_q4_token(const std::byte* slab, uint32_t bt, uint32_t dim, uint32_t j0,
-                                               size_t n, float* out) {
+void dequantize_q4_token(const std::byte* slab, uint32_t bt, uint32_t dim, uint32_t j0, size_t n, float* out) {
   const uint16_t* scales = f16_at(slab);
   const uint16_t* mins = f16_at(slab + 2 * size_t{bt});
-  const auto* packed = reinterpret_cast<const uint8_t*>(slab + 4 * size_t{bt});
-  const size_t row_bytes = nibble_row_bytes(dim);
-  for (size_t j = 0; j < n; ++j) {
-    const float s = fp16_to_f32(scales[j0 + j]);
-    const float m = fp16_to_f32(mins[j0 + j]);
-    float* o = out + j * dim;
-    unpack_nibbles(packed + (j0 + j) * row_bytes, dim, o);
-    for (uint32_t i = 0; i < dim; ++i) o[i] = m + s * o[i];
+  const std::byte* values = slab + kv_slab_values_offset(KvLayout::Q4Token, bt);
+  for (uint32_t j = j0; j < j0 + n; ++j) {
+    const float s = fp16_to_f32(scales[j]);
+    const float m = fp16_to_f32(mins[j]);
+    float* o = out + (j - j0) * dim;
+    for (uint32_t i = 0; i < dim; ++i) o[i] = m + s * get_nibble(values, q4_token_at(dim, j, i));
   }
 }
 
@@ -193,7 +189,7 @@ KvLayout kv_layout(KvDtype dtype, bool is_key) {
     case KvDtype::F32: return KvLayout::F32;
     case KvDtype::F16: return KvLayout::F16;
     case KvDtype::BF16: return KvLayout::BF16;
-    case KvDtype::Q8: return KvLayout::Q8Token;
+    case KvDtype::Q8: return is_key ? KvLayout::Q8Key : KvLayout::Q8Token;
     case KvDtype::Q4: return is_key ? KvLayout::Q4Channel : KvLayout::Q4Token;
   }
   throw std::invalid_argument("kv_layout: unknown dtype");
@@ -205,11 +201,22 @@ size_t kv_slab_bytes(KvLayout layout, uint32_t block_tokens, uint32_t dim) {
     case KvLayout::F32: return bt * dim * 4;
     case KvLayout::F16:
     case KvLayout::BF16: return pad4(bt * dim * 2);
-    case KvLayout::Q8Token: return pad4(2 * bt + bt * dim);
-    case KvLayout::Q4Channel: return pad4(4 * size_t{dim} + bt * nibble_row_bytes(dim));
-    case KvLayout::Q4Token: return pad4(4 * bt + bt * nibble_row_bytes(dim));
+    case KvLayout::Q8Key: return pad4(pad4(2 * bt) + bt * kv_round_up(dim, 4));
+    case KvLayout::Q8Token: return pad4(pad4(2 * bt) + kv_round_up(bt, 4) * dim);
+    case KvLayout::Q4Channel: return pad4(4 * size_t{dim} + bt * kv_round_up(dim, 8) / 2);
+    case KvLayout::Q4Token: return pad4(4 * bt + kv_round_up(bt, 4) * kv_round_up(dim, 16) / 2);
   }
   throw std::invalid_argument("kv_slab_bytes: unknown layout");
+}
+
+size_t kv_slab_values_offset(KvLayout layout, uint32_t block_tokens) {
+  switch (layout) {
+    case KvLayout::Q8Key:
+    case KvLayout::Q8Token: return pad4(2 * size_t{block_tokens});
+    case KvLayout::Q4Token: return 4 * size_t{block_tokens};
+    default: break;
+  }
+  throw std::invalid_argument("kv_slab_values_offset: not a per-token quantized layout");
 }
 
 bool kv_layout_is_plain(KvLayout layout) {
@@ -229,7 +236,8 @@ void kv_write_row(KvLayout layout, const float* x, std::byte* slab, uint32_t blo
       for (uint32_t i = 0; i < dim; ++i) out[i] = f32_to_bf16(x[i]);
       return;
     }
-    case KvLayout::Q8Token: write_q8_row(x, slab, block_tokens, dim, slot); return;
+    case KvLayout::Q8Key:
+    case KvLayout::Q8Token: write_q8_row(layout, x, slab, block_tokens, dim, slot); return;
     case KvLayout::Q4Token: write_q4_token_row(x, slab, block_tokens, dim, slot, scratch); return;
     case KvLayout::Q4Channel: break;
   }
@@ -239,8 +247,11 @@ void kv_write_row(KvLayout layout, const float* x, std::byte* slab, uint32_t blo
 void kv_quantize_channel_slab(const uint16_t* f16_rows, std::byte* slab, uint32_t block_tokens, uint32_t dim) {
   uint16_t* scales = f16_at(slab);
   uint16_t* mins = f16_at(slab + 2 * size_t{dim});
-  std::byte* packed = slab + 4 * size_t{dim};
-  const size_t row_bytes = nibble_row_bytes(dim);
+  std::byte* values = slab + 4 * size_t{dim};
+  // Padding channels hold zeros: integer dot products read them.
+  for (uint32_t c = dim; c < kv_round_up(dim, 8); ++c) {
+    for (uint32_t j = 0; j < block_tokens; ++j) put_nibble(values, q4_channel_at(block_tokens, j, c), 0);
+  }
   for (uint32_t c = 0; c < dim; ++c) {
     float lo = fp16_to_f32(f16_rows[c]);
     float hi = lo;
@@ -254,7 +265,7 @@ void kv_quantize_channel_slab(const uint16_t* f16_rows, std::byte* slab, uint32_
     mins[c] = range.min.bits;
     for (uint32_t j = 0; j < block_tokens; ++j) {
       const float x = fp16_to_f32(f16_rows[size_t{j} * dim + c]);
-      put_nibble(packed + j * row_bytes, c, quantize4(x, range.min.value, range.inverse_scale));
+      put_nibble(values, q4_channel_at(block_tokens, j, c), quantize4(x, range.min.value, range.inverse_scale));
     }
   }
 }
@@ -270,8 +281,9 @@ void kv_dequantize_rows(KvLayout layout, const std::byte* slab, uint32_t block_t
       for (size_t i = 0; i < n * dim; ++i) out[i] = bf16_to_f32(in[i]);
       return;
     }
-    case KvLayout::Q8Token: dequantize_q8(slab, block_tokens, dim, j0, n, out); return;
-    case KvLayout::Q4Channel: dequantize_q4_channel(slab, dim, j0, n, out); return;
+    case KvLayout::Q8Key:
+    case KvLayout::Q8Token: dequantize_q8(layout, slab, block_tokens, dim, j0, n, out); return;
+    case KvLayout::Q4Channel: dequantize_q4_channel(slab, block_tokens, dim, j0, n, out); return;
     case KvLayout::Q4Token: dequantize_q4_token(slab, block_tokens, dim, j0, n, out); return;
   }
 }

@@ -8,16 +8,25 @@
 // q8, q4); each maps to a KvLayout, which can differ between K and V:
 //
 //   F32, F16, BF16  [bt][dim] plain values (bf16: round to nearest even).
-//   Q8Token         K and V at q8: one symmetric int8 row per token, its own
-//                   scale.  Slab: [bt] f16 scales, then [bt][dim] int8;
-//                   x = scale * q, q in [-127, 127], scale = max|x| / 127.
+//   Q8Key, Q8Token  K resp. V at q8: one symmetric int8 row per token, its
+//                   own scale: x = scale * q, q in [-127, 127],
+//                   scale = max|x| / 127. Slab: [bt] f16 scales (padded to 4
+//                   bytes), then the int8 values interleaved by fours so that
+//                   integer dot products (VNNI) read 16 keys or 16 dims at a
+//                   time:
+//                     Q8Key:   value (j, c) at (c / 4) * 4bt + 4j + c % 4
+//                              (channels padded to a multiple of 4),
+//                     Q8Token: value (j, d) at (j / 4) * 4dim + 4d + j % 4
+//                              (tokens padded to a multiple of 4).
 //   Q4Channel       K at q4 (KIVI, Liu et al. 2024): 4 bits per value with a
 //                   scale and zero point per CHANNEL over the block's tokens,
 //                   because K's outliers sit in fixed channels (per-token
 //                   4-bit K costs stories260K +38% perplexity; per channel
 //                   over 16 tokens stays within 3%). Slab: [dim] f16 scales,
-//                   [dim] f16 minimums, then [bt][ceil(dim/2)] packed
-//                   nibbles; x = min_c + scale_c * q, q in [0, 15],
+//                   [dim] f16 minimums, then the nibbles, channels padded to
+//                   a multiple of 8: value (j, c) in byte
+//                   (c / 8) * 4bt + 4j + c % 4, low half when c % 8 < 4;
+//                   x = min_c + scale_c * q, q in [0, 15],
 //                   scale_c = (max_c - min_c) / 15. The scales need the whole
 //                   block, so the cache stages a filling block in f16 and
 //                   quantizes it when its last row arrives (paged_kv_cache.h).
@@ -25,15 +34,16 @@
 //                   normalized Walsh-Hadamard transform (kv_hadamard: spreads
 //                   outlier channels over the row), then quantized with a
 //                   scale and zero point per token. Slab: [bt] f16 scales,
-//                   [bt] f16 minimums, then [bt][ceil(dim/2)] nibbles.
+//                   [bt] f16 minimums, then the nibbles, tokens padded to a
+//                   multiple of 4 and dims to a multiple of 16: value (j, d)
+//                   in byte (j / 4) * 2dim16 + (d / 16) * 32 + 4 (d % 8) +
+//                   j % 4, low half when d % 16 < 8.
 //                   Attention sums the rotated rows and rotates the output
 //                   back once (the transform is orthonormal and its own
 //                   inverse: H (sum_j p_j H v_j) = sum_j p_j v_j).
 //
-// Nibbles: byte i of a row holds value 2i in its low and 2i+1 in its high
-// four bits. Slabs are padded to a multiple of 4 bytes so that every slab of
-// a 64-byte aligned block starts 4-byte aligned (the f16 scales are read in
-// place).
+// Slabs are padded to a multiple of 4 bytes so that every slab of a 64-byte
+// aligned block starts 4-byte aligned (the f16 scales are read in place).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -44,7 +54,7 @@ namespace pocketllm {
 
 enum class KvDtype { F32, F16, BF16, Q8, Q4 };
 
-enum class KvLayout { F32, F16, BF16, Q8Token, Q4Channel, Q4Token };
+enum class KvLayout { F32, F16, BF16, Q8Key, Q8Token, Q4Channel, Q4Token };
 
 // "f32", "f16", "bf16", "q8", "q4".
 std::string_view kv_dtype_name(KvDtype dtype);
@@ -71,6 +81,10 @@ std::string kv_cache_types_name(const KvCacheTypes& types);
 KvLayout kv_layout(KvDtype dtype, bool is_key);
 // Bytes of one slab: block_tokens rows of dim values.
 size_t kv_slab_bytes(KvLayout layout, uint32_t block_tokens, uint32_t dim);
+// Where the quantized values of a Q8Key / Q8Token / Q4Token slab start
+// (after the per-token scales and minimums).
+size_t kv_slab_values_offset(KvLayout layout, uint32_t block_tokens);
+inline constexpr size_t kv_round_up(size_t x, size_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 // Rows of a plain layout (F32/F16/BF16) are read in place; the others need
 // kv_dequantize_rows into a tile.
 bool kv_layout_is_plain(KvLayout layout);

@@ -13,15 +13,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backends/cpu/attention/attention_quant_vnni.h"
 #include "backends/cpu/attention/paged_attention.h"
 #include "backends/cpu/quant/scalar_types.h"
 #include "kv/kv_quant_formats.h"
 #include "kv/paged_kv_cache.h"
+#include "test_model_descs.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -76,9 +80,14 @@ TEST(KvQuantFormats, SlabBytes) {
   EXPECT_EQ(kv_slab_bytes(KvLayout::F16, 16, 8), 16u * 8 * 2);
   EXPECT_EQ(kv_slab_bytes(KvLayout::BF16, 16, 8), 16u * 8 * 2);
   EXPECT_EQ(kv_slab_bytes(KvLayout::Q8Token, 16, 8), 16u * 2 + 16 * 8);         // scales + int8
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q8Key, 16, 8), 16u * 2 + 16 * 8);
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q8Key, 3, 6), 8u + 3 * 8);                   // channels padded to 4
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q8Token, 3, 6), 8u + 4 * 6);                 // tokens padded to 4
   EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Channel, 16, 8), 8u * 4 + 16 * 4);         // scale+min per channel + nibbles
-  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Token, 16, 8), 16u * 4 + 16 * 4);          // scale+min per token + nibbles
-  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Token, 3, 5), 12u + 3 * 3 + 3);            // padded to 4 bytes
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Token, 16, 8), 16u * 4 + 16 * 8);          // scale+min per token + nibbles, dims padded to 16
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Token, 3, 5), 12u + 4 * 8);                // tokens padded to 4
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Token, 16, 64), 16u * 4 + 16 * 32);
+  EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Channel, 16, 7), 7u * 4 + 16 * 4);         // channels padded to 8
   EXPECT_EQ(kv_slab_bytes(KvLayout::Q4Channel, 16, 128), 128u * 4 + 16 * 64);    // 37.5% of f16
   EXPECT_EQ(kv_slab_bytes(KvLayout::Q8Token, 16, 128), 16u * 2 + 16 * 128);      // 50.8% of f16
 }
@@ -115,6 +124,16 @@ RoundTrip round_trip(KvLayout layout, uint32_t bt, uint32_t dim, std::mt19937& r
   return rt;
 }
 
+// Round trips of `layout` on slabs of kRoundTripRows rows of each width in
+// `dims`, from one generator seeded `seed`; `check(rt, dim)` judges each.
+constexpr uint32_t kRoundTripRows = 16;
+template <typename Check>
+void check_round_trips(KvLayout layout, uint32_t seed, std::initializer_list<uint32_t> dims, float amplitude,
+                       Check check) {
+  std::mt19937 rng(seed);
+  for (const uint32_t dim : dims) check(round_trip(layout, kRoundTripRows, dim, rng, amplitude), dim);
+}
+
 TEST(KvQuantFormats, Bf16RoundTripWithinHalfAnUlp) {
   std::mt19937 rng(2);
   const RoundTrip rt = round_trip(KvLayout::BF16, 16, 64, rng, 5.0f);
@@ -125,12 +144,11 @@ TEST(KvQuantFormats, Bf16RoundTripWithinHalfAnUlp) {
   }
 }
 
-TEST(KvQuantFormats, Q8TokenRoundTripWithinHalfAStep) {
-  std::mt19937 rng(3);
-  for (const uint32_t dim : {8u, 32u, 128u, 12u}) {
-    const uint32_t bt = 16;
-    const RoundTrip rt = round_trip(KvLayout::Q8Token, bt, dim, rng, 2.0f);
-    for (uint32_t j = 0; j < bt; ++j) {
+TEST(KvQuantFormats, Q8RoundTripWithinHalfAStep) {
+  // K and V interleave differently (by channels / by tokens); same values.
+  for (const KvLayout layout : {KvLayout::Q8Key, KvLayout::Q8Token}) {
+  check_round_trips(layout, 3, {8u, 32u, 128u, 12u, 6u}, 2.0f, [](const RoundTrip& rt, uint32_t dim) {
+    for (uint32_t j = 0; j < kRoundTripRows; ++j) {
       float amax = 0.0f;
       for (uint32_t i = 0; i < dim; ++i) amax = std::max(amax, std::fabs(rt.in[j * dim + i]));
       // Step amax / 127, stored as f16 (relative error 2^-11, which moves
@@ -141,14 +159,12 @@ TEST(KvQuantFormats, Q8TokenRoundTripWithinHalfAStep) {
             << "dim " << dim << " row " << j << " value " << i;
       }
     }
-  }
+  });  }
 }
 
 TEST(KvQuantFormats, Q4ChannelRoundTripWithinHalfAStepPerChannel) {
-  std::mt19937 rng(4);
-  for (const uint32_t dim : {8u, 16u, 128u, 7u}) {
-    const uint32_t bt = 16;
-    const RoundTrip rt = round_trip(KvLayout::Q4Channel, bt, dim, rng, 1.5f);
+  check_round_trips(KvLayout::Q4Channel, 4, {8u, 16u, 128u, 7u}, 1.5f, [](const RoundTrip& rt, uint32_t dim) {
+    const uint32_t bt = kRoundTripRows;
     for (uint32_t c = 0; c < dim; ++c) {
       // The block's f16 rows are quantized: range of channel c over its tokens.
       float lo = std::numeric_limits<float>::infinity();
@@ -165,15 +181,12 @@ TEST(KvQuantFormats, Q4ChannelRoundTripWithinHalfAStepPerChannel) {
         EXPECT_LE(std::fabs(rt.out[j * dim + c] - f16_round(x)), bound) << "dim " << dim << " channel " << c;
       }
     }
-  }
+  });
 }
 
 TEST(KvQuantFormats, Q4TokenRoundTripWithinHalfAStepInTheRotatedBasis) {
-  std::mt19937 rng(5);
-  for (const uint32_t dim : {8u, 16u, 128u, 12u}) {
-    const uint32_t bt = 16;
-    const RoundTrip rt = round_trip(KvLayout::Q4Token, bt, dim, rng, 1.0f);
-    for (uint32_t j = 0; j < bt; ++j) {
+  check_round_trips(KvLayout::Q4Token, 5, {8u, 16u, 128u, 12u}, 1.0f, [](const RoundTrip& rt, uint32_t dim) {
+    for (uint32_t j = 0; j < kRoundTripRows; ++j) {
       // Rows are stored rotated: compare in that basis, then in the original
       // one (the rotation is orthonormal: the L2 error is the same).
       std::vector<float> r(rt.in.begin() + j * dim, rt.in.begin() + (j + 1) * dim);
@@ -190,13 +203,13 @@ TEST(KvQuantFormats, Q4TokenRoundTripWithinHalfAStepInTheRotatedBasis) {
       for (uint32_t i = 0; i < dim; ++i) l2 += std::pow(dbl(back[i]) - dbl(rt.in[j * dim + i]), 2);
       EXPECT_LE(std::sqrt(l2), std::sqrt(static_cast<double>(dim)) * dbl(bound) * 1.0001 + 1e-6) << "dim " << dim << " row " << j;
     }
-  }
+  });
 }
 
 TEST(KvQuantFormats, ConstantRowsAndZerosAreExact) {
   // A zero range gives scale 0: every value is the minimum (exact for f16 values).
   std::vector<float> scratch(8);
-  for (const KvLayout layout : {KvLayout::Q8Token, KvLayout::Q4Token}) {
+  for (const KvLayout layout : {KvLayout::Q8Key, KvLayout::Q8Token, KvLayout::Q4Token}) {
     std::vector<std::byte> slab(kv_slab_bytes(layout, 4, 8));
     const std::vector<float> zeros(8, 0.0f);
     for (uint32_t j = 0; j < 4; ++j) kv_write_row(layout, zeros.data(), slab.data(), 4, 8, j, scratch);
@@ -238,17 +251,7 @@ TEST(KvQuantFormats, FlagSpellings) {
 
 // --- attention over quantized caches -----------------------------------------
 
-ModelDesc one_layer_desc(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dk, uint32_t dv) {
-  ModelDesc d;
-  d.architecture = "test";
-  d.n_layers = 2;
-  d.n_heads = n_heads;
-  d.n_kv_heads = n_kv_heads;
-  d.head_dim_k = dk;
-  d.head_dim_v = dv;
-  d.layer_sliding = {false, false};
-  return d;
-}
+using test_support::two_layer_desc;  // both layers full attention here
 
 // The K (or V) rows of `seq` in `layer` as the cache holds them, read back
 // through its slabs: [pos][n_kv_heads * dim], V rotated back.
@@ -270,10 +273,16 @@ std::vector<std::vector<float>> held_rows(const PagedKvCache& cache, uint32_t la
   return rows;
 }
 
+// The first key the query at `pos` sees (p.window on sliding layers).
+uint32_t first_visible(const AttentionParams& p, uint32_t pos) {
+  return p.window != 0 && pos >= p.window ? pos - p.window + 1 : 0;
+}
+
 // Causal attention in double for the query at `pos`.
 std::vector<double> reference(const AttentionParams& p, const std::vector<std::vector<float>>& k,
                               const std::vector<std::vector<float>>& v, uint32_t pos, const std::vector<float>& q) {
   const uint32_t group = p.n_heads / p.n_kv_heads;
+  const uint32_t first = first_visible(p, pos);
   std::vector<double> out(size_t{p.n_heads} * p.head_dim_v);
   for (uint32_t h = 0; h < p.n_heads; ++h) {
     const uint32_t g = h / group;
@@ -282,7 +291,7 @@ std::vector<double> reference(const AttentionParams& p, const std::vector<std::v
     for (uint32_t j = 0; j <= pos; ++j) {
       double dot = 0.0;
       for (uint32_t d = 0; d < p.head_dim_k; ++d) dot += dbl(q[h * p.head_dim_k + d]) * dbl(k[j][g * p.head_dim_k + d]);
-      s[j] = dot * dbl(p.scale);
+      s[j] = j < first ? -std::numeric_limits<double>::infinity() : dot * dbl(p.scale);
       m = std::max(m, s[j]);
     }
     double sum = 0.0;
@@ -321,6 +330,100 @@ double max_abs_difference(const std::vector<std::vector<float>>& a, const std::v
   return worst;
 }
 
+// What the integer path rounds, per stored token j of one sequence and layer
+// and KV head g:
+//   key_sensitivity[j][g]: the score error per unit of max|q| and of the
+//     attention scale. q8 K (k = s i): the query step is max|q| / 127, so
+//     the error is at most max|q| / 254 * ||k_j||_1. q4 K (k_c = min_c +
+//     s_c u_c): the step of q_c s_c is at most max|q| max_c s_c / 127, so
+//     max|q| * max_c s_c / 254 * sum_c u_jc. 0 for plain (or staged f16) K.
+//   value_scale[j][g]: V's row scale s_j (0 for plain V), and max|u|.
+struct IntegerRounding {
+  std::vector<std::vector<double>> key_sensitivity;
+  std::vector<std::vector<double>> value_scale;
+  double value_int_max = 0.0;
+};
+
+IntegerRounding integer_rounding(const PagedKvCache& cache, uint32_t layer, SeqId seq, uint32_t pos) {
+  IntegerRounding r;
+  const uint32_t bt = cache.options().block_tokens;
+  const uint32_t dk = cache.head_dim_k();
+  const auto table = cache.block_table(layer, seq);
+  const auto f16 = [](const std::byte* p, size_t i) {
+    uint16_t bits = 0;
+    std::memcpy(&bits, p + 2 * i, 2);
+    return dbl(fp16_to_f32(bits));
+  };
+  std::vector<float> row(dk);
+  for (uint32_t j = 0; j <= pos; ++j) {
+    const KvSlabs ks = cache.k_slabs(layer, table[j / bt]);
+    const KvSlabs vs = cache.v_slabs(layer, table[j / bt]);
+    r.key_sensitivity.emplace_back(cache.n_kv_heads(), 0.0);
+    r.value_scale.emplace_back(cache.n_kv_heads(), 0.0);
+    for (uint32_t g = 0; g < cache.n_kv_heads(); ++g) {
+      const std::byte* k_slab = ks.base + g * ks.slab_bytes;
+      kv_dequantize_rows(ks.layout, k_slab, bt, dk, j % bt, 1, row.data());
+      double sensitivity = 0.0;
+      if (ks.layout == KvLayout::Q8Key) {
+        for (uint32_t c = 0; c < dk; ++c) sensitivity += std::fabs(dbl(row[c])) / 254.0;
+      } else if (ks.layout == KvLayout::Q4Channel) {
+        double scale_max = 0.0;
+        double u_sum = 0.0;
+        for (uint32_t c = 0; c < dk; ++c) {
+          const double s = f16(k_slab, c);
+          scale_max = std::max(scale_max, s);
+          u_sum += s > 0.0 ? std::round((dbl(row[c]) - f16(k_slab, dk + c)) / s) : 0.0;
+        }
+        sensitivity = scale_max * u_sum / 254.0;
+      }
+      r.key_sensitivity.back()[g] = sensitivity;
+      if (vs.layout == KvLayout::Q8Token || vs.layout == KvLayout::Q4Token) {
+        r.value_scale.back()[g] = f16(vs.base + g * vs.slab_bytes, j % bt);
+        r.value_int_max = vs.layout == KvLayout::Q8Token ? 127.0 : 8.0;
+      }
+    }
+  }
+  return r;
+}
+
+// The bound of IntegerPathWithinItsRoundingBound for head h (KV head g) of
+// the query at `pos`, on the held K/V.
+double integer_path_bound(const AttentionParams& p, const std::vector<float>& q,
+                          const std::vector<std::vector<float>>& k, const std::vector<std::vector<float>>& v,
+                          const IntegerRounding& r, uint32_t pos, uint32_t h, uint32_t g) {
+  const float* qh = q.data() + size_t{h} * p.head_dim_k;
+  double q_max = 0.0;
+  for (uint32_t c = 0; c < p.head_dim_k; ++c) q_max = std::max(q_max, std::fabs(dbl(qh[c])));
+  double delta = 0.0;  // largest score error
+  std::vector<double> s(pos + 1);
+  double m = -std::numeric_limits<double>::infinity();
+  const uint32_t first = first_visible(p, pos);
+  for (uint32_t j = 0; j <= pos; ++j) {
+    double dot = 0.0;
+    for (uint32_t c = 0; c < p.head_dim_k; ++c) dot += dbl(qh[c]) * dbl(k[j][g * p.head_dim_k + c]);
+    s[j] = j < first ? -std::numeric_limits<double>::infinity() : dot * dbl(p.scale);
+    m = std::max(m, s[j]);
+    if (j >= first) delta = std::max(delta, dbl(p.scale) * q_max * r.key_sensitivity[j][g]);
+  }
+  double sum = 0.0;
+  for (double& x : s) sum += (x = std::exp(x - m));
+  double v_max = 0.0;
+  for (uint32_t j = 0; j <= pos; ++j) {
+    for (uint32_t d = 0; d < p.head_dim_v; ++d) v_max = std::max(v_max, std::fabs(dbl(v[j][g * p.head_dim_v + d])));
+  }
+  // Weights: per 16-key tile, (keys in it) * W_t / 510 * max|u|, W_t = max p_j s_j.
+  double weights = 0.0;
+  for (uint32_t t0 = 0; t0 <= pos; t0 += 16) {
+    double w_max = 0.0;
+    const uint32_t t1 = std::min(pos, t0 + 15);
+    for (uint32_t j = t0; j <= t1; ++j) w_max = std::max(w_max, s[j] * r.value_scale[j][g]);
+    weights += (t1 - t0 + 1) * w_max / 510.0 * r.value_int_max;
+  }
+  // The kernel's weights differ from these by the score error: a factor
+  // within e^(+-2 delta) on p and on the sum.
+  return std::expm1(2.0 * delta) * v_max + std::exp(4.0 * delta) * weights / sum + 2e-5;
+}
+
 struct QuantCase {
   KvDtype k;
   KvDtype v;
@@ -329,7 +432,17 @@ struct QuantCase {
   uint32_t dv;
 };
 
+// Runs the enclosing scope with quantized K/V read by the portable path
+// (dequantized f32 tiles) rather than integer dot products.
+struct PortableQuantizedAttention {
+  PortableQuantizedAttention() { set_quantized_kv_integer_attention(false); }
+  ~PortableQuantizedAttention() { set_quantized_kv_integer_attention(true); }
+  PortableQuantizedAttention(const PortableQuantizedAttention&) = delete;
+  PortableQuantizedAttention& operator=(const PortableQuantizedAttention&) = delete;
+};
+
 TEST(KvQuantAttention, MatchesReferenceOnHeldValuesAndWithinTheErrorBound) {
+  const PortableQuantizedAttention portable;
   const std::vector<QuantCase> cases = {
       {KvDtype::BF16, KvDtype::BF16, 2, 64, 64}, {KvDtype::Q8, KvDtype::Q8, 2, 64, 64},
       {KvDtype::Q4, KvDtype::Q4, 2, 64, 64},     {KvDtype::Q8, KvDtype::Q4, 4, 8, 8},
@@ -341,7 +454,7 @@ TEST(KvQuantAttention, MatchesReferenceOnHeldValuesAndWithinTheErrorBound) {
     SCOPED_TRACE(testing::Message() << "K " << kv_dtype_name(c.k) << " V " << kv_dtype_name(c.v) << " group "
                                     << c.group << " dk " << c.dk << " dv " << c.dv);
     const uint32_t n_kv = 2;
-    const ModelDesc d = one_layer_desc(n_kv * c.group, n_kv, c.dk, c.dv);
+    const ModelDesc d = two_layer_desc(n_kv * c.group, n_kv, c.dk, c.dv);
     KvCacheOptions o;
     o.k_dtype = c.k;
     o.v_dtype = c.v;
@@ -396,10 +509,90 @@ TEST(KvQuantAttention, MatchesReferenceOnHeldValuesAndWithinTheErrorBound) {
   }
 }
 
+// Integer attention over q8 / q4 slabs (AVX-512 VNNI, attention_quant_vnni.h)
+// against the f64 reference on the values the cache holds. Beyond f32
+// arithmetic it rounds (a) the query to int8, step max|x| / 127 of what it
+// quantizes (q; for q4 K q * channel scale), so each score moves by at most
+// scale * step / 2 * sum_c |u_jc| (u_jc the stored integers of key j), and
+// (b) each 16-key tile's weights p_j * s_j (s_j the V row's scale) to u8,
+// step W_t / 255 (W_t their max), so the numerator of head h moves by at most
+// sum_t 16 * W_t / 510 * max|u| (127 for q8; 8 for q4, read as u - 8). The
+// test sums both into a bound per head, with the weights from the reference
+// (they differ from the kernel's by the score error, e^(2 delta) at most).
+TEST(KvQuantAttention, IntegerPathWithinItsRoundingBound) {
+  if (!attention_vnni::usable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  struct Case {
+    KvDtype k;
+    KvDtype v;
+    uint32_t group;
+    uint32_t bt;
+    uint32_t dk;
+    uint32_t dv;
+    uint32_t window = 0;  // sliding window: the first visible key falls inside a tile
+  };
+  const std::vector<Case> cases = {
+      {KvDtype::Q8, KvDtype::Q8, 8, 16, 64, 64},      {KvDtype::Q4, KvDtype::Q4, 4, 16, 64, 64},
+      {KvDtype::Q8, KvDtype::Q4, 10, 32, 32, 48},     {KvDtype::Q4, KvDtype::Q8, 3, 16, 128, 80},
+      {KvDtype::Q8, KvDtype::F16, 1, 16, 16, 16},     {KvDtype::F16, KvDtype::Q4, 5, 32, 16, 96},
+      {KvDtype::Q8, KvDtype::Q8, 4, 32, 64, 64, 21},  {KvDtype::Q4, KvDtype::Q4, 2, 16, 32, 32, 37}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "K " << kv_dtype_name(c.k) << " V " << kv_dtype_name(c.v) << " group "
+                                    << c.group << " bt " << c.bt << " dk " << c.dk << " dv " << c.dv << " window "
+                                    << c.window);
+    const uint32_t n_kv = 2;
+    const ModelDesc d = two_layer_desc(n_kv * c.group, n_kv, c.dk, c.dv, c.window);
+    KvCacheOptions o;
+    o.k_dtype = c.k;
+    o.v_dtype = c.v;
+    o.block_tokens = c.bt;
+    o.n_blocks = 8;
+    PagedKvCache cache(d, o);
+    std::mt19937 rng(c.dk * 5 + c.dv + c.group);
+    AttentionParams p;
+    p.n_heads = d.n_heads;
+    p.n_kv_heads = n_kv;
+    p.head_dim_k = c.dk;
+    p.head_dim_v = c.dv;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+    p.window = c.window;
+    AttentionScratch scratch(p, o.block_tokens);
+    std::vector<float> out(size_t{p.n_heads} * c.dv);
+    double worst_ratio = 0.0;
+    double worst_error = 0.0;
+    for (uint32_t pos = 0; pos < 70; ++pos) {
+      ASSERT_TRUE(cache.reserve(0, 1));
+      std::vector<float> k = random_row(rng, size_t{n_kv} * c.dk, 1.0f);
+      for (uint32_t h = 0; h < n_kv; ++h) k[h * c.dk + c.dk / 2] += 4.0f;
+      std::vector<float> v = random_row(rng, size_t{n_kv} * c.dv, static_cast<float>(1 + pos % 3));
+      for (uint32_t layer = 0; layer < 2; ++layer) cache.store(layer, 0, pos, k.data(), v.data());
+      // Queries of mixed sizes so that some keys dominate and others get tiny weights.
+      std::vector<float> q = random_row(rng, size_t{p.n_heads} * c.dk, pos % 2 == 0 ? 1.0f : 4.0f);
+      paged_attention(p, cache, 1, 0, pos, q.data(), out.data(), scratch);
+      if (pos < 40 && pos % 7 != 6) continue;  // check a sample of positions (the reference is slow)
+      const auto held_k = held_rows(cache, 1, 0, true);
+      const auto held_v = held_rows(cache, 1, 0, false);
+      const std::vector<double> on_held = reference(p, held_k, held_v, pos, q);
+      const IntegerRounding rounding = integer_rounding(cache, 1, 0, pos);
+      for (uint32_t h = 0; h < p.n_heads; ++h) {
+        const uint32_t g = h / c.group;
+        const double bound = integer_path_bound(p, q, held_k, held_v, rounding, pos, h, g);
+        for (uint32_t dd = 0; dd < c.dv; ++dd) {
+          const double error = std::fabs(dbl(out[h * c.dv + dd]) - on_held[h * c.dv + dd]);
+          worst_ratio = std::max(worst_ratio, error / bound);
+          worst_error = std::max(worst_error, error);
+        }
+      }
+    }
+    EXPECT_LE(worst_ratio, 1.0);
+    // The rounding shows (the integer path ran): exact f32 would stay below 2e-5.
+    EXPECT_GT(worst_error, 2e-5);
+  }
+}
+
 // --- q4 K staging and pool sizes ----------------------------------------------
 
 TEST(KvQuantCache, PoolBytesFollowTheFormats) {
-  const ModelDesc d = one_layer_desc(8, 4, 128, 128);  // 2 layers
+  const ModelDesc d = two_layer_desc(8, 4, 128, 128);
   KvCacheOptions o;
   o.block_tokens = 16;
   o.n_blocks = 100;
@@ -424,7 +617,7 @@ TEST(KvQuantCache, PoolBytesFollowTheFormats) {
 }
 
 TEST(KvQuantCache, StagingFollowsFillingBlocksOfManySequences) {
-  const ModelDesc d = one_layer_desc(2, 1, 8, 8);
+  const ModelDesc d = two_layer_desc(2, 1, 8, 8);
   KvCacheOptions o;
   o.k_dtype = KvDtype::Q4;
   o.v_dtype = KvDtype::Q4;

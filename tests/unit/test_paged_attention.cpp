@@ -16,23 +16,12 @@
 #include "backends/cpu/attention/paged_attention.h"
 #include "backends/cpu/quant/scalar_types.h"
 #include "kv/paged_kv_cache.h"
+#include "test_model_descs.h"
 
 namespace pocketllm {
 namespace {
 
-// Two layers: 0 full attention, 1 sliding window (when window > 0).
-ModelDesc two_layer_desc(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dk, uint32_t dv, uint32_t window) {
-  ModelDesc d;
-  d.architecture = "test";
-  d.n_layers = 2;
-  d.n_heads = n_heads;
-  d.n_kv_heads = n_kv_heads;
-  d.head_dim_k = dk;
-  d.head_dim_v = dv;
-  d.sliding_window = window;
-  d.layer_sliding = {false, window > 0};
-  return d;
-}
+using test_support::two_layer_desc;
 
 float round_f16(float x) { return fp16_to_f32(f32_to_fp16(x)); }
 

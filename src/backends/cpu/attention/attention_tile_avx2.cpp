@@ -3,8 +3,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "backends/cpu/cpu_info.h"
 
 #define POCKETLLM_AVX2_FN __attribute__((target("avx2,fma,f16c")))
@@ -20,17 +18,6 @@ POCKETLLM_AVX2_FN inline __m256 load8(const void* base, size_t i) {
     // bf16 is the upper half of an f32: widen and shift into place.
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  } else if constexpr (R == Rows::I8) {
-    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(base) + i));
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
-  } else if constexpr (R == Rows::U4) {
-    // 8 nibbles in 4 bytes: lane t takes bits 4t .. 4t+3.
-    uint32_t word = 0;
-    std::memcpy(&word, static_cast<const uint8_t*>(base) + i / 2, 4);
-    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-    const __m256i nibbles =
-        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(word)), shifts), _mm256_set1_epi32(0xF));
-    return _mm256_cvtepi32_ps(nibbles);
   } else {
     return _mm256_loadu_ps(static_cast<const float*>(base) + i);
   }
@@ -161,8 +148,6 @@ void scores(const float* q, uint32_t n_heads, const void* k, Rows k_rows, size_t
     case Rows::F32: return scores_any<Rows::F32>(q, n_heads, k, n, dk, scale, out, scores_stride);
     case Rows::F16: return scores_any<Rows::F16>(q, n_heads, k, n, dk, scale, out, scores_stride);
     case Rows::BF16: return scores_any<Rows::BF16>(q, n_heads, k, n, dk, scale, out, scores_stride);
-    case Rows::I8: return scores_any<Rows::I8>(q, n_heads, k, n, dk, scale, out, scores_stride);
-    case Rows::U4: return scores_any<Rows::U4>(q, n_heads, k, n, dk, scale, out, scores_stride);
   }
 }
 
@@ -172,8 +157,6 @@ void accumulate(float* acc, uint32_t n_heads, const float* alpha, const float* p
     case Rows::F32: return accumulate_any<Rows::F32>(acc, n_heads, alpha, p, p_stride, v, n, dv);
     case Rows::F16: return accumulate_any<Rows::F16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
     case Rows::BF16: return accumulate_any<Rows::BF16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-    case Rows::I8: return accumulate_any<Rows::I8>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-    case Rows::U4: return accumulate_any<Rows::U4>(acc, n_heads, alpha, p, p_stride, v, n, dv);
   }
 }
 

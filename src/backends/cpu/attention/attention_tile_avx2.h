@@ -3,7 +3,7 @@
 // one KV head against a run of key rows of one block, reading f32, f16 or
 // bf16 K/V in place (converted in registers, no tile copy). Head dims must be
 // multiples of 8; usable() says whether this CPU runs them.
-// Row j of n starts at element j * dim (U4: byte j * dim / 2).
+// Row j of n starts at element j * dim.
 #include <cstddef>
 #include <cstdint>
 
@@ -11,10 +11,8 @@ namespace pocketllm::attention_avx2 {
 
 bool usable();
 
-// How the K/V rows are stored: f32, f16, bf16 values, or the integers of a
-// quantized row (I8: int8; U4: nibbles, value 2i in the low half of byte i),
-// which the caller scales (kv/kv_quant_formats.h).
-enum class Rows { F32, F16, BF16, I8, U4 };
+// How the K/V rows are stored: f32, f16 or bf16 values.
+enum class Rows { F32, F16, BF16 };
 
 // scores[r * scores_stride + j] = scale * q_r . k_j for r < n_heads, j < n;
 // q_r = q + r * dk, k_j = k + j * dk (stored as k_rows).

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backends/cpu/attention/attention_quant_vnni.h"
 #include "backends/cpu/attention/attention_tile_avx2.h"
 #include "backends/cpu/attention/fp16_convert.h"
 #include "backends/cpu/ops/lane_sum.h"
@@ -18,6 +19,8 @@ namespace {
 using ops::exp_approx;
 using ops::kLanes;
 using ops::reduce_lanes;
+
+bool force_portable_attention = false;
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("paged_attention: " + what); }
 
@@ -36,20 +39,31 @@ POCKETLLM_SIMD_CLONES void dot_rows(const float* q, const float* k, size_t n, si
   }
 }
 
+// The reductions below keep kLanes partial results so that they vectorize
+// (a single running max / sum is a serial chain without -ffast-math).
 POCKETLLM_SIMD_CLONES float max_of(const float* x, size_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (size_t j = 0; j < n; ++j) m = m < x[j] ? x[j] : m;
+  float lanes[kLanes];
+  for (size_t l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<float>::infinity();
+  size_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) lanes[l] = lanes[l] < x[j + l] ? x[j + l] : lanes[l];
+  }
+  for (size_t l = 0; j + l < n; ++l) lanes[l] = lanes[l] < x[j + l] ? x[j + l] : lanes[l];
+  float m = lanes[0];
+  for (size_t l = 1; l < kLanes; ++l) m = m < lanes[l] ? lanes[l] : m;
   return m;
 }
 
 // x_j = e^(x_j - m); returns the sum.
 POCKETLLM_SIMD_CLONES float exp_shifted_sum(float* x, size_t n, float m) {
-  float sum = 0.0f;
-  for (size_t j = 0; j < n; ++j) {
-    x[j] = exp_approx(x[j] - m);
-    sum += x[j];
+  for (size_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - m);
+  float acc[kLanes] = {};
+  size_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) acc[l] += x[j + l];
   }
-  return sum;
+  for (size_t l = 0; j + l < n; ++l) acc[l] += x[j + l];
+  return reduce_lanes(acc);
 }
 
 // acc = acc * alpha + sum_j p_j v_j for the n rows of v ([n][dim]).
@@ -74,13 +88,9 @@ const float* rows_as_f32(KvLayout layout, const std::byte* slab, uint32_t bt, si
   return tile;
 }
 
-const uint16_t* f16_at(const std::byte* p) { return reinterpret_cast<const uint16_t*>(p); }
-
 // AVX2: scores[r * bt + j] = scale * q_r . k_j for the group's heads and rows
-// j0 .. j0 + n - 1 of a K slab, every layout read in place: plain rows
-// converted in registers; q8 rows as integers, times their row scale after;
-// q4 K (per channel: k = min_c + scale_c * u) as
-// scale * ((q_r * scale_c) . u_j + q_r . min).
+// j0 .. j0 + n - 1 of a K slab: plain rows read in place (converted in
+// registers), quantized ones dequantized into the tile first.
 void simd_scores(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dk, uint32_t j0, size_t n,
                  const float* q, uint32_t group_size, float scale, float* scores, AttentionScratch& scratch) {
   using attention_avx2::Rows;
@@ -92,44 +102,14 @@ void simd_scores(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dk,
       return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::F16, n, dk, scale, scores, bt);
     case KvLayout::BF16:
       return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::BF16, n, dk, scale, scores, bt);
-    case KvLayout::Q8Token: {
-      attention_avx2::scores(q, group_size, slab + 2 * size_t{bt} + offset, Rows::I8, n, dk, scale, scores, bt);
-      float* row_scale = scratch.slab_params.data();
-      f16_to_f32_row(f16_at(slab) + j0, row_scale, n);
-      for (uint32_t r = 0; r < group_size; ++r) {
-        for (size_t j = 0; j < n; ++j) scores[r * bt + j] *= row_scale[j];
-      }
-      return;
-    }
-    case KvLayout::Q4Channel: {
-      float* channel_scale = scratch.slab_params.data();
-      float* channel_min = channel_scale + dk;
-      float* head_offset = channel_min + dk;
-      f16_to_f32_row(f16_at(slab), channel_scale, 2 * dk);  // scales then minimums
-      float* qs = scratch.q_scaled.data();
-      for (uint32_t r = 0; r < group_size; ++r) {
-        float dot_min = 0.0f;
-        for (size_t c = 0; c < dk; ++c) {
-          qs[r * dk + c] = q[r * dk + c] * channel_scale[c];
-          dot_min += q[r * dk + c] * channel_min[c];
-        }
-        head_offset[r] = scale * dot_min;
-      }
-      attention_avx2::scores(qs, group_size, slab + 4 * dk + offset / 2, Rows::U4, n, dk, scale, scores, bt);
-      for (uint32_t r = 0; r < group_size; ++r) {
-        for (size_t j = 0; j < n; ++j) scores[r * bt + j] += head_offset[r];
-      }
-      return;
-    }
-    case KvLayout::Q4Token: break;  // not a K layout
+    default: break;
   }
   const float* k = rows_as_f32(layout, slab, bt, dk, j0, n, scratch.k_tile.data());
   attention_avx2::scores(q, group_size, k, Rows::F32, n, dk, scale, scores, bt);
 }
 
 // AVX2: acc_r = alpha_r acc_r + sum_j p[r * bt + j] v_j over rows j0 ..
-// j0 + n - 1 of a V slab, read in place: q8 / q4 rows (v = min_j + scale_j *
-// u) as integers under weights p * scale_j, plus sum_j p_j min_j on every dim.
+// j0 + n - 1 of a V slab, plain rows in place, quantized ones from the tile.
 void simd_accumulate(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dv, uint32_t j0, size_t n,
                      float* acc, uint32_t group_size, const float* alpha, const float* p, AttentionScratch& scratch) {
   using attention_avx2::Rows;
@@ -141,33 +121,37 @@ void simd_accumulate(KvLayout layout, const std::byte* slab, uint32_t bt, size_t
       return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::F16, n, dv);
     case KvLayout::BF16:
       return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::BF16, n, dv);
-    case KvLayout::Q8Token:
-    case KvLayout::Q4Token: {
-      const bool q4 = layout == KvLayout::Q4Token;
-      float* row_scale = scratch.slab_params.data();
-      float* row_min = row_scale + bt;
-      f16_to_f32_row(f16_at(slab) + j0, row_scale, n);
-      if (q4) f16_to_f32_row(f16_at(slab + 2 * size_t{bt}) + j0, row_min, n);
-      float* ps = scratch.p_scaled.data();
-      for (uint32_t r = 0; r < group_size; ++r) {
-        for (size_t j = 0; j < n; ++j) ps[r * bt + j] = p[r * bt + j] * row_scale[j];
-      }
-      if (!q4) {
-        return attention_avx2::accumulate(acc, group_size, alpha, ps, bt, slab + 2 * size_t{bt} + offset, Rows::I8,
-                                          n, dv);
-      }
-      attention_avx2::accumulate(acc, group_size, alpha, ps, bt, slab + 4 * size_t{bt} + offset / 2, Rows::U4, n, dv);
-      for (uint32_t r = 0; r < group_size; ++r) {
-        float weighted_min = 0.0f;
-        for (size_t j = 0; j < n; ++j) weighted_min += p[r * bt + j] * row_min[j];
-        for (size_t d = 0; d < dv; ++d) acc[r * dv + d] += weighted_min;
-      }
-      return;
-    }
-    case KvLayout::Q4Channel: break;  // not a V layout
+    default: break;
   }
   const float* v = rows_as_f32(layout, slab, bt, dv, j0, n, scratch.v_tile.data());
   attention_avx2::accumulate(acc, group_size, alpha, p, bt, v, Rows::F32, n, dv);
+}
+
+// Quantized slabs read in place with integer dot products (AVX-512 VNNI);
+// false when this slab's layout has no such path.
+bool vnni_scores(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dk, uint32_t j0, size_t n,
+                 const float* q, uint32_t group_size, float scale, float* scores, AttentionScratch& scratch) {
+  if (layout == KvLayout::Q8Key) {
+    attention_vnni::scores_q8(scratch.q_int8.data(), scratch.q_int8_scale.data(), scratch.q_int8_sum128.data(),
+                              group_size, dk, slab, bt, j0, n, scale, scores, bt);
+    return true;
+  }
+  if (layout == KvLayout::Q4Channel) {
+    attention_vnni::scores_q4_channel(q, group_size, dk, slab, bt, j0, n, scale, scores, bt, scratch.vnni_work.data());
+    return true;
+  }
+  return false;
+}
+
+bool vnni_accumulate(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dv, uint32_t j0, size_t n,
+                     float* acc, uint32_t group_size, const float* alpha, const float* p) {
+  if (layout != KvLayout::Q8Token && layout != KvLayout::Q4Token) return false;
+  for (uint32_t r = 0; r < group_size; ++r) {
+    if (alpha[r] == 1.0f) continue;
+    for (size_t d = 0; d < dv; ++d) acc[r * dv + d] *= alpha[r];
+  }
+  attention_vnni::accumulate(layout == KvLayout::Q4Token, acc, group_size, p, bt, slab, bt, dv, j0, n);
+  return true;
 }
 
 void prefetch(const std::byte* p, size_t bytes) {
@@ -185,16 +169,20 @@ AttentionScratch::AttentionScratch(const AttentionParams& params, uint32_t block
   alpha.resize(group_size);
   k_tile.resize(static_cast<size_t>(block_tokens) * params.head_dim_k);
   v_tile.resize(static_cast<size_t>(block_tokens) * params.head_dim_v);
-  q_scaled.resize(static_cast<size_t>(group_size) * params.head_dim_k);
-  p_scaled.resize(static_cast<size_t>(group_size) * block_tokens);
-  slab_params.resize(2 * static_cast<size_t>(std::max(params.head_dim_k, block_tokens)) + group_size);
+  const size_t q_stride = attention_vnni::query_stride(params.head_dim_k);
+  q_int8.resize(group_size * q_stride);
+  q_int8_scale.resize(group_size);
+  q_int8_sum128.resize(group_size);
+  vnni_work.resize(2 * size_t{params.head_dim_k} + group_size * (q_stride / 4 + 2));
 }
 
 size_t AttentionScratch::bytes() const {
   const size_t floats = scores.size() + acc.size() + row_max.size() + row_sum.size() + alpha.size() + k_tile.size() +
-                        v_tile.size() + q_scaled.size() + p_scaled.size() + slab_params.size();
-  return floats * sizeof(float);
+                        v_tile.size() + q_int8_scale.size() + q_int8_sum128.size() + vnni_work.size();
+  return floats * sizeof(float) + q_int8.size();
 }
+
+void set_quantized_kv_integer_attention(bool enabled) { force_portable_attention = !enabled; }
 
 void paged_attention(const AttentionParams& params, const PagedKvCache& cache, uint32_t layer, SeqId seq,
                      uint32_t pos, const float* q, float* out, AttentionScratch& scratch) {
@@ -214,7 +202,7 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
   const uint32_t group_size = params.n_heads / params.n_kv_heads;
   if (scratch.group_size != group_size || scratch.block_tokens != bt || scratch.k_tile.size() < bt * dk ||
       scratch.v_tile.size() < bt * dv || scratch.acc.size() < group_size * dv ||
-      scratch.q_scaled.size() < group_size * dk || scratch.slab_params.size() < 2 * std::max<size_t>(dk, bt) + group_size) {
+      scratch.q_int8.size() < group_size * attention_vnni::query_stride(dk)) {
     fail("scratch sized for other parameters");
   }
   const uint32_t cache_window = cache.layer_window(layer);
@@ -239,6 +227,7 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
   // tile); other CPUs and head dims that are not multiples of 8 take the
   // portable loops over f32 tiles.
   const bool simd = attention_avx2::usable() && dk % 8 == 0 && dv % 8 == 0;
+  const bool vnni = attention_vnni::usable_for(bt, dk, dv) && !force_portable_attention;
 
   for (uint32_t g = kv_head_begin; g < kv_head_end; ++g) {
     const uint32_t head0 = g * group_size;
@@ -250,6 +239,11 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
       scratch.row_sum[r] = sink ? 1.0f : 0.0f;
     }
     std::fill(scratch.acc.begin(), scratch.acc.begin() + static_cast<std::ptrdiff_t>(group_size * dv), 0.0f);
+    const float* q_group = q + static_cast<size_t>(head0) * dk;
+    if (vnni && cache.k_layout() == KvLayout::Q8Key) {
+      attention_vnni::quantize_query(q_group, group_size, dk, scratch.q_int8.data(), scratch.q_int8_scale.data(),
+                                     scratch.q_int8_sum128.data());
+    }
 
     for (uint32_t b = first_block; b <= last_block; ++b) {
       const uint32_t block = table[b];
@@ -270,9 +264,27 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
         prefetch(k_next.base + g * k_next.slab_bytes, k_next.slab_bytes);
         prefetch(v_next.base + g * v_next.slab_bytes, v_next.slab_bytes);
       }
-      const float* q_group = q + static_cast<size_t>(head0) * dk;
+      if (vnni && softcap == 0.0f) {
+        const attention_vnni::BlockSlabs slabs{k_slabs.layout,
+                                               k_slab,
+                                               v_slabs.layout,
+                                               v_slab,
+                                               q_group,
+                                               scratch.q_int8.data(),
+                                               scratch.q_int8_scale.data(),
+                                               scratch.q_int8_sum128.data()};
+        const attention_vnni::OnlineSoftmax state{scratch.row_max.data(), scratch.row_sum.data(), scratch.acc.data()};
+        if (attention_vnni::attend_block(slabs, bt, dk, dv, j0, n, group_size, params.scale, state,
+                                         scratch.vnni_work.data())) {
+          continue;
+        }
+      }
       float* scores = scratch.scores.data();
-      if (simd) {
+      const bool scored =
+          vnni && vnni_scores(k_slabs.layout, k_slab, bt, dk, j0, n, q_group, group_size, params.scale, scores, scratch);
+      if (scored) {
+        // done in place
+      } else if (simd) {
         simd_scores(k_slabs.layout, k_slab, bt, dk, j0, n, q_group, group_size, params.scale, scores, scratch);
       } else {
         const float* k = rows_as_f32(k_slabs.layout, k_slab, bt, dk, j0, n, scratch.k_tile.data());
@@ -292,7 +304,11 @@ void paged_attention_kv_heads(const AttentionParams& params, const PagedKvCache&
         }
         scratch.row_sum[r] += exp_shifted_sum(s, n, scratch.row_max[r]);
       }
-      if (simd) {
+      const bool accumulated = vnni && vnni_accumulate(v_slabs.layout, v_slab, bt, dv, j0, n, scratch.acc.data(),
+                                                       group_size, scratch.alpha.data(), scores);
+      if (accumulated) {
+        // done in place
+      } else if (simd) {
         simd_accumulate(v_slabs.layout, v_slab, bt, dv, j0, n, scratch.acc.data(), group_size, scratch.alpha.data(),
                         scores, scratch);
       } else {

@@ -47,13 +47,18 @@ struct AttentionScratch {
   std::vector<float> alpha;    // [group_size]: rescale of acc for the current block
   std::vector<float> k_tile;   // [block_tokens][head_dim_k]: a K tile converted / dequantized to f32
   std::vector<float> v_tile;   // [block_tokens][head_dim_v]
-  // Quantized slabs read in place: the query heads scaled by q4 K's channel
-  // scales, the weights scaled by q8/q4 V's row scales, and the slab's
-  // scales, minimums and per-head offsets as f32.
-  std::vector<float> q_scaled;  // [group_size][head_dim_k]
-  std::vector<float> p_scaled;  // [group_size][block_tokens]
-  std::vector<float> slab_params;  // [2 * max(head_dim_k, block_tokens) + group_size]
+  // Quantized slabs read in place (attention_quant_vnni.h): the query heads
+  // as int8 with their scales and 128 * sums (q8 K), and q4 K's work area.
+  std::vector<int8_t> q_int8;         // [group_size][query_stride(head_dim_k)]
+  std::vector<float> q_int8_scale;    // [group_size]
+  std::vector<int32_t> q_int8_sum128;  // [group_size]
+  std::vector<float> vnni_work;       // see attention_vnni::scores_q4_channel
 };
+
+// Quantized K/V are read with integer dot products where the CPU has AVX-512
+// VNNI (on by default); off, they are dequantized into f32 tiles as on other
+// CPUs. For tests that compare the two paths.
+void set_quantized_kv_integer_attention(bool enabled);
 
 // q: [n_heads * head_dim_k] f32 for the row at `pos`; out: [n_heads * head_dim_v].
 // Throws std::invalid_argument when the parameters do not match the cache or
