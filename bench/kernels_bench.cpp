@@ -148,7 +148,15 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   ThreadPool& pool = *ctx.pool;
   const MatmulKernels& kernels = *ctx.kernels;
   const std::vector<std::byte>& bytes = weight_bytes(type, shape);
-  const WeightMatrix w{type, bytes.data(), shape.rows, shape.k};
+  WeightMatrix w{type, bytes.data(), shape.rows, shape.k};
+  // The layout the engine repacks this matrix to at load time.
+  std::vector<std::byte> repacked;
+  if (const WeightLayout layout = kernels.preferred_layout(type, shape.rows); layout != WeightLayout::Gguf) {
+    repacked.resize(bytes.size());
+    MatmulKernels::repack(w, layout, repacked);
+    w.data = repacked.data();
+    w.layout = layout;
+  }
   std::vector<float> x(static_cast<size_t>(batch * shape.k));
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

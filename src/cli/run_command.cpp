@@ -33,6 +33,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common_flags.h"
+#include "cli/kv_cache_flags.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "formats/gguf.h"
@@ -59,18 +61,14 @@ struct RunOptions {
   uint32_t n_ctx = 0;  // 0: min(4096, the model's context length)
   int32_t n_predict = -1;
   uint32_t n_batch = 512;  // prompt tokens per forward call (chunked prefill)
-  float temperature = SamplingParams().temperature;
-  int32_t top_k = SamplingParams().top_k;
-  float top_p = SamplingParams().top_p;
-  float min_p = SamplingParams().min_p;
+  SamplingParams sampling;  // its seed comes from `seed`
   int64_t seed = -1;
   unsigned n_threads = 0;
-  std::string kv_dtype = "f16";
-  std::string cache_type_k;  // empty: as --kv-cache-dtype
-  std::string cache_type_v;
+  KvCacheFlags kv_cache;
   bool prefix_caching = true;  // --no-enable-prefix-caching turns it off
   bool cache_eviction = false;
   CacheEvictionConfig eviction;  // max_cache_size 0: the context size
+  std::string eviction_policy = "streaming";
 };
 
 using Clock = std::chrono::steady_clock;
@@ -86,11 +84,7 @@ void write_stdout(std::string_view text) {
 }
 
 SamplingParams sampling_params(const RunOptions& options) {
-  SamplingParams params;
-  params.temperature = options.temperature;
-  params.top_k = options.top_k;
-  params.top_p = options.top_p;
-  params.min_p = options.min_p;
+  SamplingParams params = options.sampling;
   if (options.seed < -1) {
     throw InputError(fmt::format("--seed: {} is not a seed (>= 0, or -1 for a random one)", options.seed));
   }
@@ -184,8 +178,7 @@ void run_chat(Generator& generator, const Tokenizer& tokenizer, Sampler& sampler
 
 void run_run(const RunOptions& options) {
   if (options.has_prompt && !options.prompt_file.empty()) throw InputError("-p and -f cannot be used together");
-  const KvCacheTypes kv_types =
-      kv_cache_types_from_flags(options.kv_dtype, options.cache_type_k, options.cache_type_v);
+  const KvCacheTypes kv_types = kv_cache_types_from_flags(options.kv_cache);
   SamplingParams params = sampling_params(options);
   std::string prompt = options.prompt;
   if (!options.prompt_file.empty()) {
@@ -207,6 +200,7 @@ void run_run(const RunOptions& options) {
   const uint32_t n_ctx = context_size(options, model->desc());
   // With eviction the cache holds max_cache_size tokens and generation runs on past it.
   CacheEvictionConfig eviction = options.eviction;
+  eviction.policy = eviction_policy_from_name(options.eviction_policy);
   const uint32_t block_tokens = KvCacheOptions().block_tokens;
   if (eviction.max_cache_size == 0) eviction.max_cache_size = n_ctx / block_tokens * block_tokens;
   const bool prefix_caching = options.prefix_caching && !options.cache_eviction;
@@ -238,8 +232,9 @@ void run_run(const RunOptions& options) {
   generator.set_prefill_chunk(options.n_batch);
   if (options.cache_eviction) {
     generator.set_cache_eviction(eviction);
-    std::fprintf(stderr, "run: cache eviction: keep %u start + %u recent tokens, at most %u in the cache\n",
-                 eviction.start_size, eviction.recent_size, eviction.max_cache_size);
+    std::fprintf(stderr, "run: cache eviction (%s): keep %u start + %u recent tokens, at most %u in the cache\n",
+                 std::string(eviction_policy_name(eviction.policy)).c_str(), eviction.start_size,
+                 eviction.recent_size, eviction.max_cache_size);
   }
   Sampler sampler(params);
   if (chat) {
@@ -261,7 +256,7 @@ void run_run(const RunOptions& options) {
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* command = app.add_subcommand("run", "Generate text from a prompt, or chat (no prompt)");
-  command->add_option("-m,--model", options->model, "Model file or folder (default: the embedded stories260K)");
+  add_model_flag(*command, options->model);
   CLI::Option* prompt = command->add_option("-p,--prompt", options->prompt, "Prompt text (none: interactive chat)");
   CLI::Option* file = command->add_option("-f,--file", options->prompt_file, "Read the prompt from a file");
   prompt->excludes(file);
@@ -270,20 +265,14 @@ void add_run_command(CLI::App& app) {
   command->add_option("-n,--n-predict", options->n_predict,
                       "Tokens to generate (per chat turn); -1 (default): until end of text or a full context")
       ->check(CLI::Range(-1, 1 << 30));
-  command
-      ->add_option("-b,--batch-size,--ub,--ubatch-size,--max-num-batched-tokens", options->n_batch,
-                   "Prompt tokens per forward call (chunked prefill; default 512)")
-      ->check(CLI::Range(1u, 1u << 20));
-  command->add_option("--temp", options->temperature, "Temperature; 0 = greedy (default 0.8)");
-  command->add_option("--top-k", options->top_k, "Top-k; 0 = off (default 40)");
-  command->add_option("--top-p", options->top_p, "Top-p; 1 = off (default 0.95)");
-  command->add_option("--min-p", options->min_p, "Min-p; 0 = off (default 0.05)");
+  add_batch_size_flag(*command, options->n_batch, "Prompt tokens per forward call (chunked prefill; default 512)");
+  command->add_option("--temp", options->sampling.temperature, "Temperature; 0 = greedy (default 0.8)");
+  command->add_option("--top-k", options->sampling.top_k, "Top-k; 0 = off (default 40)");
+  command->add_option("--top-p", options->sampling.top_p, "Top-p; 1 = off (default 0.95)");
+  command->add_option("--min-p", options->sampling.min_p, "Min-p; 0 = off (default 0.05)");
   command->add_option("-s,--seed", options->seed, "Random seed; -1 (default) = random");
-  command->add_option("-t,--threads", options->n_threads, "Threads (default: the physical cores)");
-  command->add_option("--kv-cache-dtype", options->kv_dtype,
-                      "KV cache type of K and V: f16 (default), bf16, q8, q4, f32 (also q8_0, q4_0, auto)");
-  command->add_option("--ctk,--cache-type-k", options->cache_type_k, "KV cache type of K (default: --kv-cache-dtype)");
-  command->add_option("--ctv,--cache-type-v", options->cache_type_v, "KV cache type of V (default: --kv-cache-dtype)");
+  add_threads_flag(*command, options->n_threads);
+  add_kv_cache_flags(*command, options->kv_cache);
   command->add_flag("!--no-enable-prefix-caching", options->prefix_caching,
                     "Turn off automatic prefix caching (on by default for full-attention models)");
   command->add_flag("--cache-eviction", options->cache_eviction,
@@ -295,6 +284,11 @@ void add_run_command(CLI::App& app) {
   options->eviction.max_cache_size = 0;
   command->add_option("--max-cache-size", options->eviction.max_cache_size,
                       "Cache eviction: most tokens kept (default: the context size -c)");
+  // Measured on stories260K at a 128-token budget (tests/unit/test_kv_eviction.cpp,
+  // ImportancePolicyPerplexity): see kv/kv_eviction.h.
+  command->add_option("--cache-eviction-policy", options->eviction_policy,
+                      "Cache eviction: which evictable blocks go: streaming (the oldest, StreamingLLM; default) or "
+                      "h2o (the least attended so far, H2O; costs about one more attention pass)");
   command->callback([options, prompt] {
     options->has_prompt = prompt->count() > 0;
     run_run(*options);

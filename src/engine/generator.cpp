@@ -32,6 +32,7 @@ Generator::Generator(Model& model, PagedKvCache& cache, uint32_t n_ctx, const To
 }
 
 Generator::~Generator() {
+  if (importance_) model_.set_query_observer({});
   if (holds_sequence_) cache_.free_sequence(seq_);
 }
 
@@ -42,8 +43,15 @@ void Generator::set_cache_eviction(const CacheEvictionConfig& config) {
   if (cache_.prefix_caching()) {
     throw std::invalid_argument("Generator: cache eviction needs a cache without prefix caching");
   }
-  if (!cache_.can_rewrite_keys()) {
-    throw InputError("cache eviction re-rotates stored keys, which needs K stored as f16 or f32 (--kv-cache-dtype)");
+  if (config.policy == EvictionPolicy::H2O && !importance_) {
+    // The observer first: importance_ is set only once the model took it.
+    model_.set_query_observer([this](uint32_t layer, const ForwardBatch& batch, const float* q, size_t stride) {
+      importance_->observe(cache_, layer, batch, q, stride);
+    });
+    importance_ = std::make_unique<KvImportance>(model_.desc(), seq_);
+  } else if (config.policy != EvictionPolicy::H2O && importance_) {
+    model_.set_query_observer({});
+    importance_.reset();
   }
   eviction_ = config;
 }
@@ -52,16 +60,33 @@ uint32_t Generator::make_room(uint32_t n_new) {
   if (!eviction_) return n_new;
   const uint32_t bt = cache_.options().block_tokens;
   const EvictionStep step = plan_eviction(*eviction_, bt, n_past_, n_new);
-  if (step.n_blocks > 0) {
-    // The kept tokens after the gap move down by `shift`: rotate their keys, then close the gap.
-    const uint32_t shift = step.n_blocks * bt;
-    const uint32_t first_kept = step.first_block + step.n_blocks;
-    model_.shift_key_positions(cache_, seq_, first_kept, (n_past_ + bt - 1) / bt, -static_cast<int64_t>(shift));
-    cache_.drop_blocks(seq_, step.first_block, step.n_blocks);
-    n_past_ -= shift;
-    n_evicted_tokens_ += shift;
+  if (step.n_blocks == 0) return step.n_fit;
+  std::vector<uint32_t> blocks;
+  if (importance_) {
+    blocks = lowest_score_blocks(step, importance_->block_scores(bt));
+  } else {
+    for (uint32_t b = step.first_block; b < step.first_block + step.n_blocks; ++b) blocks.push_back(b);
   }
+  evict_blocks(blocks);
   return step.n_fit;
+}
+
+void Generator::evict_blocks(const std::vector<uint32_t>& blocks) {
+  const uint32_t bt = cache_.options().block_tokens;
+  const uint32_t end_block = (n_past_ + bt - 1) / bt;
+  // The kept blocks after the k-th dropped one move down by k + 1 blocks:
+  // rotate their keys, then close the gaps (last first, so indices hold).
+  for (size_t k = 0; k < blocks.size(); ++k) {
+    const uint32_t next = k + 1 < blocks.size() ? blocks[k + 1] : end_block;
+    model_.shift_key_positions(cache_, seq_, blocks[k] + 1, next, -static_cast<int64_t>((k + 1) * bt));
+  }
+  for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) {
+    cache_.drop_blocks(seq_, *b, 1);
+    if (importance_) importance_->erase(*b * bt, bt);
+  }
+  const auto shift = static_cast<uint32_t>(blocks.size() * bt);
+  n_past_ -= shift;
+  n_evicted_tokens_ += shift;
 }
 
 void Generator::forward_chunk(std::span<const TokenId> tokens, bool last_logits, bool all_logits,

@@ -18,6 +18,7 @@
 #include "engine/forward_batch.h"
 #include "engine/sampler.h"
 #include "kv/kv_eviction.h"
+#include "kv/kv_importance.h"
 #include "kv/paged_kv_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -65,8 +66,10 @@ class Generator {
   // Cache eviction (kv/kv_eviction.h), off by default: the sequence keeps at
   // most config.max_cache_size tokens, dropping old blocks between the sinks
   // and the recent window, so feed/generate run past n_ctx. Needs a cache
-  // without prefix caching whose K can be re-rotated (f32/f16); InputError
-  // for a config or K dtype that cannot work.
+  // without prefix caching (std::invalid_argument); InputError for a config
+  // that cannot work. Stored K of any dtype is re-rotated (quantized K is
+  // dequantized, rotated and quantized again). The h2o policy registers a
+  // query observer on the model (removed on destruction) to score tokens.
   void set_cache_eviction(const CacheEvictionConfig& config);
 
   // Prompt tokens of the last feed() that came from the prefix cache (not
@@ -97,6 +100,9 @@ class Generator {
   // With eviction on: drops old blocks so that up to `n_new` more tokens fit;
   // returns how many do (>= 1). Without eviction: n_new.
   uint32_t make_room(uint32_t n_new);
+  // Drops logical blocks `blocks` (ascending, all before the last block):
+  // each run of kept blocks after them is re-rotated once by its total shift.
+  void evict_blocks(const std::vector<uint32_t>& blocks);
 
   Model& model_;
   PagedKvCache& cache_;
@@ -108,6 +114,7 @@ class Generator {
   bool holds_sequence_ = false;  // reserved in the cache: freed on destruction
   uint32_t prefill_chunk_ = 512;
   std::optional<CacheEvictionConfig> eviction_;
+  std::unique_ptr<KvImportance> importance_;  // h2o policy only
   uint32_t n_reused_prompt_tokens_ = 0;
   uint64_t n_forward_tokens_ = 0;
   uint64_t n_evicted_tokens_ = 0;

@@ -110,6 +110,8 @@ class GgufFile {
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return file_.size(); }
+  // Whether the tensors are views of a file mapping (not of borrowed bytes).
+  bool is_file_mapping() const { return file_.is_file_mapping(); }
 
   const std::vector<GgufKeyValue>& metadata() const { return metadata_; }
   const GgufValue* find(std::string_view key) const;

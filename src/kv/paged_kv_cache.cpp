@@ -490,24 +490,49 @@ void PagedKvCache::drop_blocks(SeqId seq, uint32_t first_block, uint32_t n_block
   s.length -= n_blocks * bt;
 }
 
-bool PagedKvCache::can_rewrite_keys() const {
-  return options_.k_dtype == KvDtype::F32 || options_.k_dtype == KvDtype::F16;
-}
-
-void PagedKvCache::rewrite_k_block(uint32_t layer, uint32_t block, const std::function<void(std::span<float>)>& edit) {
+void PagedKvCache::rewrite_k_block(uint32_t layer, uint32_t block, uint32_t n_rows,
+                                   const std::function<void(std::span<float>)>& edit) {
   const uint32_t group = layer_group(layer);
   if (block >= groups_[group].n_blocks) fail("block " + std::to_string(block) + " out of range");
+  const uint32_t bt = options_.block_tokens;
+  if (n_rows > bt) fail("more rows than a block holds");
+  const size_t dk = head_dim_k_;
+  const size_t slab = size_t{bt} * dk;  // values of one head's rows
+  std::vector<float> values(n_kv_heads_ * slab, 0.0f);
+  // A q4 K block still filling in this layer lives in its f16 staging rows.
+  if (stages_k()) {
+    const uint32_t index = staging_of_block_[group][block];
+    const uint32_t li = layer_in_group_[layer];
+    if (index != kNoBlock && staging_[index].n_written[li] < bt) {
+      uint16_t* rows = staging_[index].rows.data() + size_t{li} * n_kv_heads_ * slab;
+      f16_to_f32_row(rows, values.data(), values.size());
+      edit(values);
+      f32_to_f16_row(values.data(), rows, values.size());
+      return;
+    }
+  }
   std::byte* kb = pool_.get() + layer_k_offset_[layer] + block * k_block_bytes_;
-  const size_t n = static_cast<size_t>(n_kv_heads_) * options_.block_tokens * head_dim_k_;
-  if (options_.k_dtype == KvDtype::F32) {
-    edit({reinterpret_cast<float*>(kb), n});
-  } else if (options_.k_dtype == KvDtype::F16) {
-    std::vector<float> values(n);
-    f16_to_f32_row(reinterpret_cast<const uint16_t*>(kb), values.data(), n);
-    edit(values);
-    f32_to_f16_row(values.data(), reinterpret_cast<uint16_t*>(kb), n);
-  } else {
-    fail("K of this dtype cannot be rewritten in place");
+  // Only written rows are read: the others may hold another sequence's old bytes.
+  const uint32_t n_read = k_layout_ == KvLayout::Q4Channel ? bt : n_rows;
+  for (size_t h = 0; h < n_kv_heads_; ++h) {
+    kv_dequantize_rows(k_layout_, kb + h * k_slab_bytes_, bt, head_dim_k_, 0, n_read, values.data() + h * slab);
+  }
+  edit(values);
+  if (k_layout_ == KvLayout::Q4Channel) {
+    // Per-channel scales span the block: quantize it again from f16 rows, as
+    // store_staged_k does when a block fills.
+    std::vector<uint16_t> f16_rows(slab);
+    for (size_t h = 0; h < n_kv_heads_; ++h) {
+      f32_to_f16_row(values.data() + h * slab, f16_rows.data(), slab);
+      kv_quantize_channel_slab(f16_rows.data(), kb + h * k_slab_bytes_, bt, head_dim_k_);
+    }
+    return;
+  }
+  for (size_t h = 0; h < n_kv_heads_; ++h) {
+    for (uint32_t slot = 0; slot < n_rows; ++slot) {
+      kv_write_row(k_layout_, values.data() + h * slab + size_t{slot} * dk, kb + h * k_slab_bytes_, bt, head_dim_k_,
+                   slot, row_scratch_);
+    }
   }
 }
 

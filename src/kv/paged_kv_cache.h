@@ -127,11 +127,14 @@ class PagedKvCache {
   // caller first: Model::shift_key_positions). Refused (std::logic_error)
   // with prefix caching on: blocks may be shared, and rotation edits them.
   void drop_blocks(SeqId seq, uint32_t first_block, uint32_t n_blocks);
-  // Edits K of `block` in `layer` as f32 [n_kv_heads][block_tokens][head_dim_k]
-  // (read, `edit`, written back in the cache dtype). can_rewrite_keys() says
-  // whether the K dtype supports it.
-  bool can_rewrite_keys() const;
-  void rewrite_k_block(uint32_t layer, uint32_t block, const std::function<void(std::span<float>)>& edit);
+  // Edits K of `block` in `layer` as f32 [n_kv_heads][block_tokens][head_dim_k]:
+  // rows [0, n_rows) of each head are read (dequantized), `edit`ed and written
+  // back in the cache dtype (the others read as 0 and are not written). Every
+  // K dtype: per-token layouts rewrite row by row; q4 K re-quantizes the
+  // whole block (per-channel scales), or edits its f16 staging rows while it
+  // is still filling.
+  void rewrite_k_block(uint32_t layer, uint32_t block, uint32_t n_rows,
+                       const std::function<void(std::span<float>)>& edit);
 
   // Writes K [n_kv_heads * head_dim_k] and V [n_kv_heads * head_dim_v] (f32,
   // converted to the cache dtype) of `seq` at `pos` (< sequence_length) in `layer`.

@@ -27,4 +27,9 @@ void Model::shift_key_positions(PagedKvCache&, SeqId, uint32_t, uint32_t, int64_
                                desc().architecture));
 }
 
+void Model::set_query_observer(QueryObserver) {
+  throw InputError(fmt::format("{}: this model cannot report its queries (needed by the h2o eviction policy)",
+                               desc().architecture));
+}
+
 }  // namespace pocketllm

@@ -7,6 +7,7 @@
 // reserved the batch's slots in the KV cache (PagedKvCache::reserve) first.
 // Logits come back as [batch.n_logit_rows() x vocab_size] f32, in row order.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,12 @@
 namespace pocketllm {
 
 class ThreadPool;
+
+// Sees one layer's queries once a forward has run that layer: row i of the
+// batch at q + i * stride, n_heads * head_dim_k values after q-norm and RoPE
+// (what attention multiplied the keys with). For scores computed outside
+// the attention kernels (kv/kv_importance.h).
+using QueryObserver = std::function<void(uint32_t layer, const ForwardBatch& batch, const float* q, size_t stride)>;
 
 struct ModelLoadOptions {
   unsigned n_threads = 0;  // 0 = ThreadPool::default_thread_count()
@@ -55,6 +62,10 @@ class Model {
   // model that cannot (the default).
   virtual void shift_key_positions(PagedKvCache& cache, SeqId seq, uint32_t first_block, uint32_t end_block,
                                    int64_t delta);
+
+  // Calls `observer` (empty: none) for every layer of every later forward.
+  // Throws InputError for a model that cannot (the default).
+  virtual void set_query_observer(QueryObserver observer);
 };
 
 }  // namespace pocketllm

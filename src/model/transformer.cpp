@@ -97,6 +97,15 @@ void DenseTransformer::load_weights() {
     layers_.push_back(std::move(layer));
   }
 
+  // The LM head stays a file view when tied: token_embd_ reads its rows.
+  const bool file_pages = source_->gguf && source_->gguf->is_file_mapping();
+  if (!d.tied_embeddings) repacked_.repack(ctx_.kernels, output_, file_pages);
+  for (Layer& layer : layers_) {
+    for (WeightMatrix* w : {&layer.attention.q, &layer.attention.k, &layer.attention.v, &layer.attention.qkv,
+                            &layer.attention.o, &layer.ffn.gate, &layer.ffn.up, &layer.ffn.gate_up, &layer.ffn.down}) {
+      repacked_.repack(ctx_.kernels, *w, file_pages);
+    }
+  }
   for (const Layer& layer : layers_) {
     const AttentionLayerWeights& a = layer.attention;
     for (const WeightMatrix* w : {&a.q, &a.k, &a.v, &a.qkv, &a.o}) {
@@ -212,7 +221,10 @@ void DenseTransformer::forward(const ForwardBatch& batch, PagedKvCache& cache, s
   // input only in the first projection, before anything writes `cur`.
   const AttentionRun attention_run{ctx_,          dims_,    batch, rope_, cache, attention_scratch_,
                                    buffers_.qkv.data(), buffers_.attn.data()};
-  for (uint32_t il = 0; il < desc_.n_layers; ++il) run_layer(il, attention_run, n);
+  for (uint32_t il = 0; il < desc_.n_layers; ++il) {
+    run_layer(il, attention_run, n);
+    if (query_observer_) query_observer_(il, batch, buffers_.qkv.data(), dims_.qkv_dim());
+  }
   compute_logits(batch, logits);
 
   // Sliding-window layers no longer need what lies behind every sequence's window.

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/thread_pool.h"
@@ -21,6 +22,7 @@
 #include "model/blocks/row_ops.h"
 #include "model/model.h"
 #include "model/model_weights.h"
+#include "model/weight_repack.h"
 
 namespace pocketllm {
 
@@ -49,6 +51,7 @@ class DenseTransformer final : public Model {
   // In transformer_key_shift.cpp.
   void shift_key_positions(PagedKvCache& cache, SeqId seq, uint32_t first_block, uint32_t end_block,
                            int64_t delta) override;
+  void set_query_observer(QueryObserver observer) override { query_observer_ = std::move(observer); }
 
  private:
   struct Layer {
@@ -97,10 +100,12 @@ class DenseTransformer final : public Model {
   std::vector<Layer> layers_;
   std::vector<RopeRows> rope_;       // [0] global; [1] sliding layers with their own base
   std::vector<WeightMatrix> matmuls_;  // every matrix a forward multiplies by: sizes the quantized-X scratch
+  RepackedWeights repacked_;          // matrices in the kernels' preferred layout (the rest are file views)
 
   Buffers buffers_;
   std::vector<AttentionScratch> attention_scratch_;  // one per pool thread
   uint32_t scratch_block_tokens_ = 0;
+  QueryObserver query_observer_;  // sees each layer's q rows (still in buffers_.qkv after the layer)
 };
 
 }  // namespace pocketllm

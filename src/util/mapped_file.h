@@ -26,6 +26,8 @@ class MappedFile {
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   size_t size() const { return size_; }
+  // Whether bytes() is this object's own mapping of a file (not borrowed).
+  bool is_file_mapping() const { return owns_mapping_; }
   // The path, or the name given to borrow(); used in every error message.
   const std::string& name() const { return name_; }
 

@@ -234,6 +234,52 @@ TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
   }
 }
 
+// Q4_0 repacked to the layout an ISA prefers (Rows8: 8-row groups): within
+// the same bound as the Gguf rows, and bit-identical across row splits that
+// cut groups, token splits and batch sizes. 40 rows: 5 groups, not a
+// multiple of the 16-row tile or the 64-row panel chunk.
+TEST(Matmul, RepackedQ4_0MatchesReferenceAndSplits) {
+  std::mt19937 rng(4321);
+  const int64_t rows = 40;
+  int repacked_isas = 0;
+  for (MatmulIsa isa : usable_isas()) {
+    const MatmulKernels kernels(isa);
+    const WeightLayout layout = kernels.preferred_layout(GgmlType::Q4_0, rows);
+    EXPECT_EQ(kernels.preferred_layout(GgmlType::Q4_0, rows + 1), WeightLayout::Gguf);
+    if (layout == WeightLayout::Gguf) continue;
+    ++repacked_isas;
+    for (const int64_t k : k_values(GgmlType::Q4_0)) {
+      const auto w_bytes = random_weights(GgmlType::Q4_0, rows, k, rng);
+      std::vector<std::byte> packed(w_bytes.size());
+      MatmulKernels::repack({GgmlType::Q4_0, w_bytes.data(), rows, k}, layout, packed);
+      const WeightMatrix w{GgmlType::Q4_0, packed.data(), rows, k, layout};
+      for (const int64_t n : {1, 5, 9, 16, 37}) {
+        SCOPED_TRACE(std::string(matmul_isa_name(isa)) + " k=" + std::to_string(k) + " n=" + std::to_string(n));
+        const auto x = random_activations(n, k, rng);
+        const auto ref = reference(GgmlType::Q4_0, ActivationFormat::Q8x32, w_bytes, rows, k, x, n);
+        const auto whole = product_in_pieces(kernels, w, x.data(), n, {0, rows});
+        for (size_t i = 0; i < whole.size(); ++i) {
+          ASSERT_NEAR(whole[i], ref[i].reference, ref[i].tolerance) << "output " << i;
+        }
+        for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 1, 39, 40},
+                                                 std::vector<int64_t>{0, 5, 21, 22, 40},
+                                                 std::vector<int64_t>{0, 19, 40}}) {
+          const auto split = product_in_pieces(kernels, w, x.data(), n, cuts);
+          expect_same_bits(split.data(), whole.data(), whole.size());
+        }
+        if (n == 9) {  // row kernels: token 5 alone gives the same bits
+          const auto part = product_in_pieces(kernels, w, x.data() + 5 * k, 1, {0, rows});
+          expect_same_bits(part.data(), whole.data() + 5 * rows, static_cast<size_t>(rows));
+        }
+      }
+    }
+  }
+  std::printf("ISAs with a repacked Q4_0 layout: %d\n", repacked_isas);
+  std::vector<std::byte> out(18 * 37);
+  std::vector<std::byte> in(out.size());
+  EXPECT_THROW(MatmulKernels::repack({GgmlType::Q4_0, in.data(), 37, 32}, WeightLayout::Rows8, out), InputError);
+}
+
 TEST(Matmul, RejectsMismatchedInputs) {
   const MatmulKernels kernels(best_matmul_isa(probe_cpu().simd));
   std::vector<float> x(64, 1.0f);

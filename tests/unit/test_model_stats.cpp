@@ -242,7 +242,8 @@ TEST(ModelStats, KvRowBytesAreTheCacheFormats) {
   EXPECT_EQ(kv_row_bytes(32, KvType::Q8, true), 34u);   // 32 int8 + f16 scale
   EXPECT_EQ(kv_row_bytes(33, KvType::Q8, false), 35u);
   EXPECT_EQ(kv_row_bytes(8, KvType::Q4, true), 6u);     // 4 bytes of nibbles + (8 channels x 4 bytes) / 16
-  EXPECT_EQ(kv_row_bytes(8, KvType::Q4, false), 8u);    // 4 bytes of nibbles + f16 scale and minimum
+  EXPECT_EQ(kv_row_bytes(8, KvType::Q4, false), 12u);   // dims padded to 16: 8 bytes of nibbles + f16 scale and minimum
+  EXPECT_EQ(kv_row_bytes(64, KvType::Q4, false), 36u);  // 32 bytes of nibbles + f16 scale and minimum
   EXPECT_EQ(kv_row_bytes(7, KvType::Q4, true), 6u);     // (7 x 4 + 16 x 4) / 16 = 5.75, rounded up
   EXPECT_EQ(kv_row_bytes(8, KvType::F16, true), 16u);
 }

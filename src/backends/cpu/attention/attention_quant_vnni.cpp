@@ -12,17 +12,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-// gcc 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
-// _mm512_undefined_* (gcc bug 105593), here as -Wuninitialized too.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "backends/cpu/avx512_target_begin.inc"
 
 namespace pocketllm::attention_vnni {
 namespace {
@@ -462,12 +452,7 @@ bool attend_block(const BlockSlabs& slabs, uint32_t block_tokens, size_t dk, siz
 
 }  // namespace pocketllm::attention_vnni
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "backends/cpu/avx512_target_end.inc"
 
 #else  // not x86-64
 

@@ -11,13 +11,16 @@
 #include "backends/cpu/attention/attention_tile_avx2.h"
 #include "backends/cpu/attention/fp16_convert.h"
 #include "backends/cpu/ops/lane_sum.h"
+#include "backends/cpu/ops/softmax.h"
 #include "backends/cpu/ops/vec_math.h"
 
 namespace pocketllm {
 namespace {
 
 using ops::exp_approx;
+using ops::exp_shifted_sum;
 using ops::kLanes;
+using ops::max_of;
 using ops::reduce_lanes;
 
 bool force_portable_attention = false;
@@ -37,33 +40,6 @@ POCKETLLM_SIMD_CLONES void dot_rows(const float* q, const float* k, size_t n, si
     for (size_t l = 0; i + l < dim; ++l) acc[l] += q[i + l] * kj[i + l];
     scores[j] = reduce_lanes(acc) * scale;
   }
-}
-
-// The reductions below keep kLanes partial results so that they vectorize
-// (a single running max / sum is a serial chain without -ffast-math).
-POCKETLLM_SIMD_CLONES float max_of(const float* x, size_t n) {
-  float lanes[kLanes];
-  for (size_t l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<float>::infinity();
-  size_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (size_t l = 0; l < kLanes; ++l) lanes[l] = lanes[l] < x[j + l] ? x[j + l] : lanes[l];
-  }
-  for (size_t l = 0; j + l < n; ++l) lanes[l] = lanes[l] < x[j + l] ? x[j + l] : lanes[l];
-  float m = lanes[0];
-  for (size_t l = 1; l < kLanes; ++l) m = m < lanes[l] ? lanes[l] : m;
-  return m;
-}
-
-// x_j = e^(x_j - m); returns the sum.
-POCKETLLM_SIMD_CLONES float exp_shifted_sum(float* x, size_t n, float m) {
-  for (size_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - m);
-  float acc[kLanes] = {};
-  size_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (size_t l = 0; l < kLanes; ++l) acc[l] += x[j + l];
-  }
-  for (size_t l = 0; j + l < n; ++l) acc[l] += x[j + l];
-  return reduce_lanes(acc);
 }
 
 // acc = acc * alpha + sum_j p_j v_j for the n rows of v ([n][dim]).

@@ -1,9 +1,11 @@
 #include "backends/cpu/matmul/matmul.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "backends/cpu/matmul/matmul_kernel_table.h"
+#include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 #include "backends/cpu/quant/dequantize.h"
 #include "util/error.h"
@@ -167,6 +169,33 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
   }
 }
 
+WeightLayout MatmulKernels::preferred_layout(GgmlType type, int64_t rows) const {
+  const bool rows8 = type == GgmlType::Q4_0 && rows % matmul_detail::kRows8 == 0 &&
+                     kernel_for(isa_, type).rows8 != nullptr;
+  return rows8 ? WeightLayout::Rows8 : WeightLayout::Gguf;
+}
+
+void MatmulKernels::repack(const WeightMatrix& w, WeightLayout layout, std::span<std::byte> out) {
+  const size_t row_bytes = w.row_bytes();
+  if (w.layout != WeightLayout::Gguf || out.size() != row_bytes * static_cast<size_t>(w.rows)) {
+    throw InputError("matmul: repack needs a Gguf-layout matrix and an output of its size");
+  }
+  const auto* src = reinterpret_cast<const uint8_t*>(w.data);
+  auto* dst = reinterpret_cast<uint8_t*>(out.data());
+  switch (layout) {
+    case WeightLayout::Gguf: std::copy(src, src + out.size(), dst); return;
+    case WeightLayout::Rows8:
+      if (w.type != GgmlType::Q4_0 || w.rows % matmul_detail::kRows8 != 0) {
+        throw InputError("matmul: Rows8 needs Q4_0 with a multiple of 8 rows");
+      }
+      for (int64_t r = 0; r < w.rows; r += matmul_detail::kRows8) {
+        const size_t offset = static_cast<size_t>(r) * row_bytes;
+        matmul_detail::interleave_rows8(src + offset, row_bytes, dst + offset);
+      }
+      return;
+  }
+}
+
 void MatmulKernels::multiply_rows(const WeightMatrix& w, const PreparedActivations& a, float* y,
                                   int64_t ldy, int64_t row_begin, int64_t row_end) const {
   const TypeKernel k = kernel_for(isa_, w.type);
@@ -174,7 +203,9 @@ void MatmulKernels::multiply_rows(const WeightMatrix& w, const PreparedActivatio
     throw InputError("matmul: activations were not prepared for this " +
                      std::string(ggml_type_name(w.type)) + " matrix");
   }
-  if (row_begin < row_end) k.fn(w, a, y, ldy, row_begin, row_end);
+  const matmul_detail::MultiplyRowsFn fn = w.layout == WeightLayout::Rows8 ? k.rows8 : k.fn;
+  if (fn == nullptr) throw InputError("matmul: no kernel for this weight layout on " + std::string(matmul_isa_name(isa_)));
+  if (row_begin < row_end) fn(w, a, y, ldy, row_begin, row_end);
 }
 
 void matmul(const MatmulKernels& kernels, const WeightMatrix& w, const float* x, int64_t n, float* y) {

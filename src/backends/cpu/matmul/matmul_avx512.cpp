@@ -8,29 +8,17 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "backends/cpu/matmul/k_block_int.h"
+#include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 
 #define POCKETLLM_X86_NS avx512
 #define POCKETLLM_X86_VNNI 1
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-// gcc 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
-// _mm512_undefined_* (gcc bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "backends/cpu/avx512_target_begin.inc"
 #include "backends/cpu/matmul/matmul_x86_kernels.inc"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "backends/cpu/avx512_target_end.inc"
 
 namespace pocketllm::matmul_detail {
 TypeKernel avx512_kernel(GgmlType type) { return avx512::kernel(type); }

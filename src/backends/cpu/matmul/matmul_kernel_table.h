@@ -16,6 +16,9 @@ struct TypeKernel {
   // for every type of one activation format within one ISA, since one
   // prepared X serves a group of matrices of that format.
   bool panels = false;
+  // The same product for WeightLayout::Rows8 matrices; null where the ISA
+  // has no such kernel (then preferred_layout never asks for it).
+  MultiplyRowsFn rows8 = nullptr;
 };
 
 TypeKernel scalar_kernel(GgmlType type);

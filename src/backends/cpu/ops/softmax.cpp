@@ -8,7 +8,6 @@
 #include "backends/cpu/ops/vec_math.h"
 
 namespace pocketllm::ops {
-namespace {
 
 POCKETLLM_SIMD_CLONES float max_of(const float* x, size_t n) {
   float acc[kLanes];
@@ -39,6 +38,8 @@ POCKETLLM_SIMD_CLONES float exp_shifted_sum(float* x, size_t n, float m) {
   }
   return reduce_lanes(acc);
 }
+
+namespace {
 
 POCKETLLM_SIMD_CLONES void scale_in_place(float* x, size_t n, float s) {
   for (size_t i = 0; i < n; ++i) x[i] *= s;

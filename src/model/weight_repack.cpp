@@ -1,0 +1,46 @@
+#include "model/weight_repack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <new>
+
+namespace pocketllm {
+namespace {
+
+// Drops the pages of [p, p + bytes) of a private, read-only file mapping
+// from this process: they leave its resident set and are read from the file
+// again if touched (the page cache keeps them, so the next load of the model
+// is not slowed). Pages shared with a neighbouring tensor go too: being
+// never written, they come back intact if that tensor is read again.
+void release_file_pages(const std::byte* p, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) / page * page;
+  if (begin < end) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+// Smaller matrices stay file views: their share of a decode step is small,
+// and each copy is a mapping of whole pages.
+constexpr size_t kMinRepackBytes = size_t{2} << 20;
+
+}  // namespace
+
+void RepackedWeights::Unmap::operator()(std::byte* p) const noexcept { ::munmap(p, bytes); }
+
+void RepackedWeights::repack(const MatmulKernels& kernels, WeightMatrix& w, bool file_pages) {
+  const WeightLayout layout = kernels.preferred_layout(w.type, w.rows);
+  const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
+  if (layout == w.layout || w.data == nullptr || bytes < kMinRepackBytes) return;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  std::unique_ptr<std::byte, Unmap> mapping(static_cast<std::byte*>(p), Unmap{bytes});
+  MatmulKernels::repack(w, layout, {mapping.get(), bytes});
+  if (file_pages) release_file_pages(w.data, bytes);
+  w.data = mapping.get();
+  w.layout = layout;
+  mappings_.push_back(std::move(mapping));
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,32 @@
+#pragma once
+// Weight matrices rewritten at load time into the layout the matmul kernels
+// prefer (MatmulKernels::preferred_layout), one tensor at a time: each goes
+// to its own anonymous mapping, and the file pages it was read from are
+// unmapped from the process (MADV_DONTNEED), so the extra memory at any time
+// is about one tensor and the model is never held twice. Matrices the
+// kernels take as they are, and small ones, stay zero-copy views of the file.
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "backends/cpu/matmul/matmul.h"
+
+namespace pocketllm {
+
+class RepackedWeights {
+ public:
+  // Points `w` at a repacked copy when the kernels prefer another layout;
+  // leaves it as it is otherwise. The copy lives as long as this object.
+  // `file_pages`: w's bytes are a read-only private file mapping, whose pages
+  // can be dropped from this process (they stay in the page cache).
+  void repack(const MatmulKernels& kernels, WeightMatrix& w, bool file_pages);
+
+ private:
+  struct Unmap {
+    size_t bytes;
+    void operator()(std::byte* p) const noexcept;
+  };
+  std::vector<std::unique_ptr<std::byte, Unmap>> mappings_;
+};
+
+}  // namespace pocketllm
