@@ -13,7 +13,8 @@
 #   DEPTH (0: tokens of context in the cache before each test, llama-bench's -d),
 #   CTK / CTV (f16: KV cache types, the same on both sides; llama.cpp runs a
 #   quantized V cache with flash attention, and cannot quantize a cache whose
-#   head_dim is not a multiple of its 32-element blocks).
+#   head_dim is not a multiple of its 32-element blocks), FA (auto: llama.cpp's
+#   flash attention for quantized caches only; on / off: always / never).
 # Run it on an otherwise idle machine: both engines share the cores.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +30,7 @@ REPS="${REPS:-3}"
 DEPTH="${DEPTH:-0}"
 CTK="${CTK:-f16}"
 CTV="${CTV:-f16}"
+FA="${FA:-auto}"
 
 build_when_missing "$BUILD_DIR" src/pocketllm bench/pocketllm-bench-kernels -- -DPOCKETLLM_BENCH=ON
 [[ -d "$POCKETLLM_ROOT/tests/js/node_modules/node-llama-cpp" ]] || install_npm_test_packages
@@ -46,7 +48,7 @@ echo "== pocketllm bench -m $MODEL -p $PP -n $TG -d $DEPTH -t $THREADS -r $REPS 
 echo "== node tests/js/llama_cpp_bench.mjs (llama.cpp via node-llama-cpp 3.21.1)"
 node "$POCKETLLM_ROOT/tests/js/llama_cpp_bench.mjs" --model "$MODEL" --n-prompt "$PP" --n-gen "$TG" \
   --n-depth "$DEPTH" --threads "$THREADS" --repetitions "$REPS" --cache-type-k "$CTK" --cache-type-v "$CTV" \
-  --output json > "$OUT/theirs.json"
+  --flash-attention "$FA" --output json > "$OUT/theirs.json"
 echo "== read bandwidth (pocketllm-bench-kernels, $THREADS threads)"
 "$BUILD_DIR/bench/pocketllm-bench-kernels" --threads="$THREADS" --benchmark_filter='^$' 2>&1 \
   | tee "$OUT/bandwidth.txt" | grep -i "bandwidth" || true
@@ -57,7 +59,7 @@ const [ours, theirs] = [2, 3].map((i) => JSON.parse(readFileSync(process.argv[i]
 const bwMatch = readFileSync(process.argv[4], "utf8").match(/bandwidth:\s*([0-9.]+)\s*GB\/s/i);
 const find = (list, pp) => list.find((r) => (pp ? r.n_prompt > 0 : r.n_gen > 0));
 const fmt = (r) => `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}`;
-console.log(`\nmodel: ${ours[0].model_filename} (${ours[0].model_type}, ${(ours[0].model_size / 2 ** 20).toFixed(1)} MiB), threads ${ours[0].n_threads}, KV ${ours[0].type_k}/${ours[0].type_v}`);
+console.log(`\nmodel: ${ours[0].model_filename} (${ours[0].model_type}, ${(ours[0].model_size / 2 ** 20).toFixed(1)} MiB), threads ${ours[0].n_threads}, KV ${ours[0].type_k}/${ours[0].type_v}, llama.cpp flash attention ${theirs[0].flash_attn}`);
 console.log("| test | pocketllm t/s | llama.cpp t/s | ratio |\n| --- | ---: | ---: | ---: |");
 for (const pp of [true, false]) {
   const a = find(ours, pp), b = find(theirs, pp);

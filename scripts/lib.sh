@@ -13,6 +13,10 @@ BUILD_PACKAGES=(cmake ninja-build g++ pkg-config
 # install_npm_test_packages only when missing: machines that carry NodeSource's
 # nodejs (which bundles npm) cannot also install Debian's npm package.
 TEST_PACKAGES=(libgtest-dev clang libclang-rt-dev)
+# The Arm stage: Debian's aarch64 cross compiler (with its libc/libstdc++
+# sysroot) and qemu-user to run what it builds. GoogleTest is built from the
+# sources in libgtest-dev and fmt is used header-only, so no arm64 packages.
+ARM_TEST_PACKAGES=(g++-aarch64-linux-gnu qemu-user-static)
 
 die() { echo "pocketllm: $*" >&2; exit 1; }
 

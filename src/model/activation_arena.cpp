@@ -57,6 +57,7 @@ ActivationArenaBytes activation_arena_bytes(const ModelDesc& desc, const MatmulK
   bytes.quantized_activations = quantized_activation_bytes(kernels, matrices, options.n_rows);
   const AttentionScratch one(attention_scratch_params(desc), options.kv_block_tokens);
   bytes.attention_scratch = uint64_t{one.bytes()} * std::max(1u, options.n_threads);
+  bytes.attention_partials = uint64_t{attention_split_floats(attention_scratch_params(desc))} * sizeof(float);
   return bytes;
 }
 

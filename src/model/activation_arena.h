@@ -49,7 +49,10 @@ struct ActivationArenaBytes {
   uint64_t logits = 0;                 // logit rows kept per forward x vocab x 4, and the caller's copy
   uint64_t quantized_activations = 0;  // quantized_activation_bytes
   uint64_t attention_scratch = 0;      // AttentionScratch::bytes() x threads
-  uint64_t total() const { return row_buffers + logits + quantized_activations + attention_scratch; }
+  uint64_t attention_partials = 0;     // split attention's partials: attention_split_floats x 4
+  uint64_t total() const {
+    return row_buffers + logits + quantized_activations + attention_scratch + attention_partials;
+  }
 };
 
 struct ActivationArenaOptions {

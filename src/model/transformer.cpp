@@ -163,6 +163,7 @@ void DenseTransformer::prepare_attention_scratch(const PagedKvCache& cache) {
   for (unsigned t = 0; t < pool_.size(); ++t) {
     attention_scratch_.emplace_back(attention_scratch_params(desc_), block_tokens);
   }
+  attention_work_.partials.assign(attention_split_floats(attention_scratch_params(desc_)), 0.0f);
   scratch_block_tokens_ = block_tokens;
 }
 
@@ -219,7 +220,7 @@ void DenseTransformer::forward(const ForwardBatch& batch, PagedKvCache& cache, s
   gather_rows(ctx_, token_embd_, batch.token_ids, static_cast<float>(desc_.embedding_scale), buffers_.x.data());
   // Input and output of the attention block share `cur`: the block reads its
   // input only in the first projection, before anything writes `cur`.
-  const AttentionRun attention_run{ctx_,          dims_,    batch, rope_, cache, attention_scratch_,
+  const AttentionRun attention_run{ctx_,  dims_, batch, rope_, cache, attention_scratch_, attention_work_,
                                    buffers_.qkv.data(), buffers_.attn.data()};
   for (uint32_t il = 0; il < desc_.n_layers; ++il) {
     run_layer(il, attention_run, n);

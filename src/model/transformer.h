@@ -104,6 +104,7 @@ class DenseTransformer final : public Model {
 
   Buffers buffers_;
   std::vector<AttentionScratch> attention_scratch_;  // one per pool thread
+  AttentionWork attention_work_;
   uint32_t scratch_block_tokens_ = 0;
   QueryObserver query_observer_;  // sees each layer's q rows (still in buffers_.qkv after the layer)
 };

@@ -2,7 +2,8 @@
 // node-llama-cpp (its prebuilt CPU build). A benchmark, not a test.
 // usage: node llama_cpp_bench.mjs --model FILE.gguf [--n-prompt 512] [--n-gen 128]
 //          [--n-depth 0] [--threads 2] [--repetitions 3] [--batch 2048]
-//          [--cache-type-k f16] [--cache-type-v f16] [--output md|json]
+//          [--cache-type-k f16] [--cache-type-v f16] [--flash-attention auto|on|off]
+//          [--output md|json]
 //
 // llama-bench's method (tools/llama-bench/llama-bench.cpp): per test, one
 // warm-up run, then for each repetition clear the KV cache and time
@@ -14,7 +15,9 @@
 // --cache-type-k/v (llama-bench's -ctk/-ctv): node-llama-cpp's
 // experimentalKvCacheKeyType/ValueType (f16, bf16, f32, q8_0, q4_0, ...);
 // llama.cpp needs flash attention for a quantized V cache, so it is asked for
-// whenever a type is not f16.
+// whenever a type is not f16. --flash-attention on/off (llama-bench's -fa)
+// asks for it or not whatever the types; auto (the default) asks for it only
+// then and otherwise leaves node-llama-cpp's default.
 // Here the decode steps go through node-llama-cpp's generator at
 // temperature 0 (an argmax over the vocabulary per step, which is
 // negligible next to the forward pass on a real-size model).
@@ -23,10 +26,10 @@
 import { basename } from "node:path";
 import { fail, loadLlama, parseArgs, positiveInt } from "./llama_cpp_common.mjs";
 
-const usage = "node llama_cpp_bench.mjs --model FILE.gguf [--n-prompt N] [--n-gen N] [--n-depth D] [--threads T] [--repetitions R] [--batch B] [--cache-type-k T] [--cache-type-v T] [--output md|json]";
+const usage = "node llama_cpp_bench.mjs --model FILE.gguf [--n-prompt N] [--n-gen N] [--n-depth D] [--threads T] [--repetitions R] [--batch B] [--cache-type-k T] [--cache-type-v T] [--flash-attention auto|on|off] [--output md|json]";
 const args = parseArgs(process.argv.slice(2),
   { model: "value", "n-prompt": "value", "n-gen": "value", "n-depth": "value", threads: "value", repetitions: "value", batch: "value",
-    "cache-type-k": "value", "cache-type-v": "value", output: "value" }, usage);
+    "cache-type-k": "value", "cache-type-v": "value", "flash-attention": "value", output: "value" }, usage);
 if (!args.model) fail("missing --model", usage);
 const nPrompt = args["n-prompt"] === "0" ? 0 : positiveInt(args["n-prompt"] ?? "512", "--n-prompt");
 const nGen = args["n-gen"] === "0" ? 0 : positiveInt(args["n-gen"] ?? "128", "--n-gen");
@@ -38,6 +41,8 @@ const typeK = (args["cache-type-k"] ?? "f16").toLowerCase();
 const typeV = (args["cache-type-v"] ?? "f16").toLowerCase();
 const kvTypeNames = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"];
 for (const t of [typeK, typeV]) if (!kvTypeNames.includes(t)) fail(`unsupported KV cache type '${t}' (${kvTypeNames.join(", ")})`, usage);
+const flashAttentionArg = args["flash-attention"] ?? "auto";
+if (!["auto", "on", "off"].includes(flashAttentionArg)) fail(`--flash-attention must be auto, on or off, got '${flashAttentionArg}'`, usage);
 const output = args.output ?? "md";
 if (output !== "md" && output !== "json") fail(`--output must be md or json, got '${output}'`, usage);
 
@@ -66,7 +71,8 @@ async function runTest(testPrompt, testGen) {
   const context = await model.createContext({
     contextSize, batchSize: Math.min(nBatch, contextSize), threads: { ideal: threads, min: threads }, sequences: 1,
     experimentalKvCacheKeyType: typeK.toUpperCase(), experimentalKvCacheValueType: typeV.toUpperCase(),
-    ...(quantizedKv ? { flashAttention: true } : {}),
+    ...(flashAttentionArg === "on" || (flashAttentionArg === "auto" && quantizedKv) ? { flashAttention: true } : {}),
+    ...(flashAttentionArg === "off" ? { flashAttention: false } : {}),
   });
   const sequence = context.getSequence();
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backends/cpu/matmul/matmul.h"
+#include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 #include "backends/cpu/quant/block_formats.h"
 #include "backends/cpu/quant/dequantize.h"
@@ -143,7 +144,8 @@ std::vector<Bound> reference(GgmlType type, ActivationFormat act, const std::vec
 std::vector<MatmulIsa> usable_isas() {
   const SimdFeatures simd = probe_cpu().simd;
   std::vector<MatmulIsa> isas;
-  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Neon}) {
+  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Neon,
+                         MatmulIsa::NeonDotprod}) {
     if (matmul_isa_usable(isa, simd)) isas.push_back(isa);
   }
   return isas;
@@ -234,29 +236,44 @@ TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
   }
 }
 
-// Q4_0 repacked to the layout an ISA prefers (Rows8: 8-row groups): within
-// the same bound as the Gguf rows, and bit-identical across row splits that
-// cut groups, token splits and batch sizes. 40 rows: 5 groups, not a
-// multiple of the 16-row tile or the 64-row panel chunk.
-TEST(Matmul, RepackedQ4_0MatchesReferenceAndSplits) {
+// A type repacked to the layout an ISA prefers (Rows8: 8-row groups): within
+// the same bound as the Gguf rows, bit-identical across row splits that cut
+// groups, token splits and batch sizes, and for panels to the Gguf matrix's
+// product; the repack is undone exactly.
+// 40 rows: 5 groups, not a multiple of the 16-row tile or the 64-row panel
+// chunk; every batch of 1 to 37 tokens: token tiles of 1 to 4, and panels
+// (from 16) with a padded last one.
+class RepackedMatmul : public testing::TestWithParam<GgmlType> {};
+
+TEST_P(RepackedMatmul, MatchesReferenceSplitsAndRoundTrips) {
+  const GgmlType type = GetParam();
   std::mt19937 rng(4321);
   const int64_t rows = 40;
   int repacked_isas = 0;
   for (MatmulIsa isa : usable_isas()) {
     const MatmulKernels kernels(isa);
-    const WeightLayout layout = kernels.preferred_layout(GgmlType::Q4_0, rows);
-    EXPECT_EQ(kernels.preferred_layout(GgmlType::Q4_0, rows + 1), WeightLayout::Gguf);
+    const WeightLayout layout = kernels.preferred_layout(type, rows);
+    EXPECT_EQ(kernels.preferred_layout(type, rows + 1), WeightLayout::Gguf);
     if (layout == WeightLayout::Gguf) continue;
     ++repacked_isas;
-    for (const int64_t k : k_values(GgmlType::Q4_0)) {
-      const auto w_bytes = random_weights(GgmlType::Q4_0, rows, k, rng);
+    for (const int64_t k : k_values(type)) {
+      const auto w_bytes = random_weights(type, rows, k, rng);
       std::vector<std::byte> packed(w_bytes.size());
-      MatmulKernels::repack({GgmlType::Q4_0, w_bytes.data(), rows, k}, layout, packed);
-      const WeightMatrix w{GgmlType::Q4_0, packed.data(), rows, k, layout};
-      for (const int64_t n : {1, 5, 9, 16, 37}) {
+      const WeightMatrix gguf{type, w_bytes.data(), rows, k};
+      MatmulKernels::repack(gguf, layout, packed);
+      std::vector<std::byte> unpacked(packed.size());
+      const size_t row_bytes = gguf.row_bytes();
+      for (int64_t r = 0; r < rows; r += matmul_detail::kRows8) {
+        const size_t offset = static_cast<size_t>(r) * row_bytes;
+        matmul_detail::deinterleave_rows8(type, reinterpret_cast<const uint8_t*>(packed.data()) + offset, row_bytes,
+                                          reinterpret_cast<uint8_t*>(unpacked.data()) + offset);
+      }
+      ASSERT_TRUE(unpacked == w_bytes) << "k=" << k;
+      const WeightMatrix w{type, packed.data(), rows, k, layout};
+      for (int64_t n = 1; n <= 37; ++n) {
         SCOPED_TRACE(std::string(matmul_isa_name(isa)) + " k=" + std::to_string(k) + " n=" + std::to_string(n));
         const auto x = random_activations(n, k, rng);
-        const auto ref = reference(GgmlType::Q4_0, ActivationFormat::Q8x32, w_bytes, rows, k, x, n);
+        const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
         const auto whole = product_in_pieces(kernels, w, x.data(), n, {0, rows});
         for (size_t i = 0; i < whole.size(); ++i) {
           ASSERT_NEAR(whole[i], ref[i].reference, ref[i].tolerance) << "output " << i;
@@ -267,18 +284,29 @@ TEST(Matmul, RepackedQ4_0MatchesReferenceAndSplits) {
           const auto split = product_in_pieces(kernels, w, x.data(), n, cuts);
           expect_same_bits(split.data(), whole.data(), whole.size());
         }
-        if (n == 9) {  // row kernels: token 5 alone gives the same bits
+        if (kernels.uses_panels(type, n)) {  // the panel GEMM does the Gguf one's arithmetic
+          const auto from_gguf = product_in_pieces(kernels, gguf, x.data(), n, {0, rows});
+          expect_same_bits(whole.data(), from_gguf.data(), whole.size());
+        } else if (n >= 6) {  // row kernels: token 5 alone gives the same bits
           const auto part = product_in_pieces(kernels, w, x.data() + 5 * k, 1, {0, rows});
           expect_same_bits(part.data(), whole.data() + 5 * rows, static_cast<size_t>(rows));
         }
       }
     }
   }
-  std::printf("ISAs with a repacked Q4_0 layout: %d\n", repacked_isas);
-  std::vector<std::byte> out(18 * 37);
-  std::vector<std::byte> in(out.size());
-  EXPECT_THROW(MatmulKernels::repack({GgmlType::Q4_0, in.data(), 37, 32}, WeightLayout::Rows8, out), InputError);
+  std::printf("ISAs with a repacked %s layout: %d\n", std::string(ggml_type_name(type)).c_str(), repacked_isas);
+  const int64_t k = ggml_type_traits(type).block_size;
+  std::vector<std::byte> in(ggml_type_traits(type).type_size * 37);
+  std::vector<std::byte> out(in.size());
+  EXPECT_THROW(MatmulKernels::repack({type, in.data(), 37, k}, WeightLayout::Rows8, out), InputError);
 }
+
+INSTANTIATE_TEST_SUITE_P(Rows8Types, RepackedMatmul,
+                         testing::Values(GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::IQ4_NL, GgmlType::MXFP4,
+                                         GgmlType::Q4_K),
+                         [](const testing::TestParamInfo<GgmlType>& param) {
+                           return std::string(ggml_type_name(param.param));
+                         });
 
 TEST(Matmul, RejectsMismatchedInputs) {
   const MatmulKernels kernels(best_matmul_isa(probe_cpu().simd));

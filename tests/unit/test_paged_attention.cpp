@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <random>
@@ -235,6 +236,119 @@ TEST(PagedAttention, SoftcapAndSinks) {
     p.softcap = 20.0f;
     p.scale = 3.0f;
     EXPECT_LT(max_error(h, d, p, layer, 1, 0, 23, false, false), kF32Tolerance) << "both, layer " << layer;
+  }
+}
+
+// paged_attention_rows walks the blocks once for a tile of rows; each row's
+// output must be the same bits as computing that row alone (what batch
+// invariance and prefill chunking rely on), for every storage format and
+// both the SIMD and portable paths, with windows, soft-caps and sinks.
+TEST(PagedAttention, RowTilesMatchSingleRowsBitForBit) {
+  const std::vector<float> sinks = {-1.0f, 0.5f, 2.0f, 1.0f, 0.0f, -2.0f, 3.0f, 0.25f};
+  for (const Shape shape : {Shape{4, 64, 64}, Shape{2, 16, 32}, Shape{2, 12, 20}}) {
+    for (const KvDtype dtype : {KvDtype::F32, KvDtype::F16, KvDtype::BF16, KvDtype::Q8, KvDtype::Q4}) {
+      const ModelDesc d = two_layer_desc(2 * shape.group, 2, shape.dk, shape.dv, /*window=*/37);
+      KvCacheOptions o;
+      o.k_dtype = dtype;
+      o.v_dtype = dtype;
+      o.block_tokens = 16;
+      o.n_blocks = 24;
+      Harness h(d, o, shape.dk + static_cast<uint32_t>(dtype));
+      h.append(2, 90);
+      AttentionScratch tile_scratch(params_for(d, 0), o.block_tokens);
+      AttentionScratch row_scratch(params_for(d, 0), o.block_tokens);
+      // Rows of a chunk, a short tile at the end, and scattered positions.
+      const std::vector<std::vector<uint32_t>> tiles = {
+          {40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55}, {85, 86, 87, 88, 89}, {3, 17, 64, 89}};
+      for (uint32_t layer = 0; layer < 2; ++layer) {
+        for (int variant = 0; variant < 3; ++variant) {
+          AttentionParams p = params_for(d, layer);
+          if (variant == 1) p.softcap = 1.5f;
+          if (variant == 2) p.sinks = sinks.data();
+          const size_t q_dim = size_t{d.n_heads} * d.head_dim_k;
+          const size_t out_dim = size_t{d.n_heads} * d.head_dim_v;
+          for (const std::vector<uint32_t>& positions : tiles) {
+            SCOPED_TRACE(testing::Message() << "dk " << shape.dk << " dtype " << static_cast<int>(dtype) << " layer "
+                                            << layer << " variant " << variant << " first " << positions[0]);
+            // Strides wider than a row, as in the model's qkv buffer.
+            const size_t q_stride = q_dim + 24;
+            const size_t out_stride = out_dim + 8;
+            const std::vector<float> q = h.random_vector(positions.size() * q_stride);
+            std::vector<float> tiled(positions.size() * out_stride, -7.0f);
+            const AttentionRows rows{positions, q.data(), q_stride, tiled.data(), out_stride};
+            paged_attention_rows(p, h.cache(), layer, 2, rows, tile_scratch, 0, d.n_kv_heads);
+            std::vector<float> alone(out_dim);
+            for (size_t i = 0; i < positions.size(); ++i) {
+              paged_attention(p, h.cache(), layer, 2, positions[i], q.data() + i * q_stride, alone.data(),
+                              row_scratch);
+              ASSERT_EQ(0, std::memcmp(alone.data(), tiled.data() + i * out_stride, out_dim * sizeof(float)))
+                  << "row " << i;
+              EXPECT_EQ(tiled[i * out_stride + out_dim], -7.0f) << "wrote past its row";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Past kAttentionPartitionKeys a row's keys are taken in partitions merged in
+// order. The split form (one partition per call, as threads run them, then
+// the merge) must give the sequential form's bits, and both the dense
+// reference's values, with windows that start inside a partition, sinks
+// (counted once) and every storage format.
+TEST(PagedAttention, SplitPartitionsMatchSequentialBitForBit) {
+  const std::vector<float> sinks = {0.5f, -1.0f, 2.0f, 0.0f, 1.5f, -0.5f, 3.0f, 1.0f};
+  constexpr uint32_t kTokens = 2 * kAttentionPartitionKeys + 300;
+  for (const KvDtype dtype : {KvDtype::F32, KvDtype::F16, KvDtype::Q8, KvDtype::Q4}) {
+    const ModelDesc d = two_layer_desc(8, 2, 64, 64, /*window=*/kAttentionPartitionKeys + 200);
+    KvCacheOptions o;
+    o.k_dtype = dtype;
+    o.v_dtype = dtype;
+    o.block_tokens = 32;
+    o.n_blocks = 2 * (kTokens / 32 + 1);
+    Harness h(d, o, 40 + static_cast<uint32_t>(dtype));
+    h.append(1, kTokens);
+    AttentionScratch scratch(params_for(d, 0), o.block_tokens);
+    for (uint32_t layer = 0; layer < 2; ++layer) {
+      for (const bool with_sinks : {false, true}) {
+        AttentionParams p = params_for(d, layer);
+        p.scale = 0.5f / std::sqrt(64.0f);  // flat softmax: every partition carries weight
+        if (with_sinks) p.sinks = sinks.data();
+        for (const uint32_t pos : {kAttentionPartitionKeys - 1, kAttentionPartitionKeys, kTokens - 1,
+                                   kAttentionPartitionKeys + 700}) {
+          SCOPED_TRACE(testing::Message() << "dtype " << static_cast<int>(dtype) << " layer " << layer << " sinks "
+                                          << with_sinks << " pos " << pos);
+          const std::vector<float> q = h.random_vector(size_t{d.n_heads} * d.head_dim_k);
+          std::vector<float> sequential(size_t{d.n_heads} * d.head_dim_v);
+          paged_attention(p, h.cache(), layer, 1, pos, q.data(), sequential.data(), scratch);
+          const AttentionPartitions parts = attention_partitions(p, o.block_tokens, pos);
+          EXPECT_EQ(parts.last, pos / kAttentionPartitionKeys);
+          std::vector<float> split(sequential.size(), -3.0f);
+          for (uint32_t g = 0; g < d.n_kv_heads; ++g) {
+            std::vector<float> partials(parts.count() * attention_partial_floats(p));
+            for (uint32_t part = parts.first; part <= parts.last; ++part) {
+              paged_attention_partition(p, h.cache(), layer, 1, pos, q.data(), g, part,
+                                        partials.data() + (part - parts.first) * attention_partial_floats(p),
+                                        scratch);
+            }
+            paged_attention_merge(p, o.block_tokens, h.cache().v_layout(), g, partials.data(), parts.count(),
+                                  split.data());
+          }
+          ASSERT_EQ(0, std::memcmp(sequential.data(), split.data(), split.size() * sizeof(float)));
+          if (dtype == KvDtype::F32) {
+            const std::vector<float> ref = reference_attention(p, h.dense(1), layer, pos, q, false, false);
+            EXPECT_LT(relative_error(sequential, ref), kF32Tolerance * 4);
+          }
+        }
+      }
+      // A partition that holds none of the row's keys is refused.
+      const AttentionParams p = params_for(d, layer);
+      std::vector<float> partial(attention_partial_floats(p));
+      const std::vector<float> q = h.random_vector(size_t{d.n_heads} * d.head_dim_k);
+      EXPECT_THROW(paged_attention_partition(p, h.cache(), layer, 1, 100, q.data(), 0, 1, partial.data(), scratch),
+                   std::invalid_argument);
+    }
   }
 }
 

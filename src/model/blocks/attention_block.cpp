@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backends/cpu/ops/norm.h"
 #include "model/blocks/linear.h"
 #include "model/blocks/row_ops.h"
@@ -12,6 +14,104 @@ namespace {
 std::string tensor(uint32_t layer, std::string_view suffix) { return fmt::format("blk.{}.{}", layer, suffix); }
 
 void append(std::vector<float>& out, const std::vector<float>& part) { out.insert(out.end(), part.begin(), part.end()); }
+
+// Rows in tiles: up to kMaxRows consecutive rows of one sequence, which
+// walk its KV blocks together (the cache is read once per tile). One task
+// per (tile, KV head). Each row's output is computed the same way whoever
+// runs it and whatever its tile, so the split changes no bits (batch
+// invariance). Tasks take the tiles from both ends in turn: in a causal
+// chunk the later tiles see more keys, and each thread's contiguous share of
+// tasks gets a mix.
+void attend_tiles(const AttentionRun& run, const AttentionParams& params, uint32_t layer) {
+  const size_t n = run.batch.size();
+  std::vector<size_t>& tiles = run.work.tiles;
+  tiles.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (tiles.empty() || i - tiles.back() == AttentionScratch::kMaxRows ||
+        run.batch.seq_ids[i] != run.batch.seq_ids[i - 1]) {
+      tiles.push_back(i);
+    }
+  }
+  const size_t n_tiles = tiles.size();
+  tiles.push_back(n);
+  const size_t ld = run.dims.qkv_dim();
+  const size_t out_dim = run.dims.out_dim();
+  const uint32_t n_kv_heads = params.n_kv_heads;
+  auto attend = [&](size_t task, unsigned thread) {
+    const size_t k = task / n_kv_heads;
+    const size_t tile = k % 2 == 0 ? k / 2 : n_tiles - 1 - k / 2;
+    const auto kv_head = static_cast<uint32_t>(task % n_kv_heads);
+    const size_t first = tiles[tile];
+    const size_t count = tiles[tile + 1] - first;
+    uint32_t positions[AttentionScratch::kMaxRows];
+    for (size_t r = 0; r < count; ++r) positions[r] = static_cast<uint32_t>(run.batch.positions[first + r]);
+    const AttentionRows rows{{positions, count}, run.qkv + first * ld, ld, run.attn + first * out_dim, out_dim};
+    paged_attention_rows(params, run.cache, layer, run.batch.seq_ids[first], rows, run.scratch[thread], kv_head,
+                         kv_head + 1);
+  };
+  const size_t n_tasks = n_tiles * n_kv_heads;
+  if (n_tasks == 1) {
+    attend(0, 0);  // no fork/join for a single task
+  } else {
+    run.ctx.pool.parallel_for(n_tasks, attend);
+  }
+}
+
+// Few rows with long contexts (decode): too few (tile, KV head) tasks to
+// keep the threads busy, so each row's keys are split into their fixed
+// partitions, one task per (row, KV head, partition), merged after. Same
+// bits as attend_tiles (see paged_attention.h). False, nothing done, when
+// that would not help or the partials do not fit their buffer.
+bool attend_split(const AttentionRun& run, const AttentionParams& params, uint32_t layer) {
+  const size_t n = run.batch.size();
+  const unsigned threads = run.ctx.pool.size();
+  const uint32_t n_kv_heads = params.n_kv_heads;
+  if (threads < 2 || n * n_kv_heads >= threads) return false;
+  const uint32_t bt = run.cache.options().block_tokens;
+  AttentionWork& work = run.work;
+  work.partitions.clear();
+  work.partial_offsets.clear();
+  size_t total = 0;
+  uint32_t most = 1;
+  for (size_t i = 0; i < n; ++i) {
+    const AttentionPartitions parts =
+        attention_partitions(params, bt, static_cast<uint32_t>(run.batch.positions[i]));
+    work.partitions.push_back(parts);
+    work.partial_offsets.push_back(total);
+    total += size_t{parts.count()} * n_kv_heads;
+    most = std::max(most, parts.count());
+  }
+  work.partial_offsets.push_back(total);
+  const size_t partial_floats = attention_partial_floats(params);
+  if (most == 1 || total * partial_floats > work.partials.size()) return false;
+
+  const size_t ld = run.dims.qkv_dim();
+  const size_t out_dim = run.dims.out_dim();
+  float* partials = work.partials.data();
+  // Partial t: row i (offsets[i] <= t < offsets[i + 1]), then KV head, then partition.
+  auto row_of = [&](size_t t) {
+    return static_cast<size_t>(std::upper_bound(work.partial_offsets.begin(), work.partial_offsets.end(), t) -
+                               work.partial_offsets.begin()) - 1;
+  };
+  run.ctx.pool.parallel_for(total, [&](size_t t, unsigned thread) {
+    const size_t i = row_of(t);
+    const AttentionPartitions parts = work.partitions[i];
+    const size_t local = t - work.partial_offsets[i];
+    const auto kv_head = static_cast<uint32_t>(local / parts.count());
+    const auto partition = static_cast<uint32_t>(parts.first + local % parts.count());
+    paged_attention_partition(params, run.cache, layer, run.batch.seq_ids[i],
+                              static_cast<uint32_t>(run.batch.positions[i]), run.qkv + i * ld, kv_head, partition,
+                              partials + t * partial_floats, run.scratch[thread]);
+  });
+  run.ctx.pool.parallel_for(n * n_kv_heads, [&](size_t task, unsigned) {
+    const size_t i = task / n_kv_heads;
+    const auto kv_head = static_cast<uint32_t>(task % n_kv_heads);
+    const uint32_t count = work.partitions[i].count();
+    float* first = partials + (work.partial_offsets[i] + size_t{kv_head} * count) * partial_floats;
+    paged_attention_merge(params, bt, run.cache.v_layout(), kv_head, first, count, run.attn + i * out_dim);
+  });
+  return true;
+}
 
 }  // namespace
 
@@ -108,24 +208,7 @@ void run_attention(const AttentionRun& run, const AttentionLayerWeights& w, uint
                     k + dims.k_dim());
   }
 
-  const size_t out_dim = dims.out_dim();
-  // One task per (row, KV head): a lone decode row still uses every thread.
-  // Each head's output is computed the same way whoever runs it, so the
-  // split changes no bits (batch invariance).
-  const uint32_t n_kv_heads = w.params.n_kv_heads;
-  auto attend = [&](size_t task, unsigned thread) {
-    const size_t i = task / n_kv_heads;
-    const auto kv_head = static_cast<uint32_t>(task % n_kv_heads);
-    paged_attention_kv_heads(w.params, run.cache, layer, run.batch.seq_ids[i],
-                             static_cast<uint32_t>(run.batch.positions[i]), run.qkv + i * ld, run.attn + i * out_dim,
-                             run.scratch[thread], kv_head, kv_head + 1);
-  };
-  const size_t n_tasks = n * n_kv_heads;
-  if (n_tasks == 1) {
-    attend(0, 0);  // no fork/join for a single task
-  } else {
-    run.ctx.pool.parallel_for(n_tasks, attend);
-  }
+  if (!attend_split(run, w.params, layer)) attend_tiles(run, w.params, layer);
 
   run_linear(run.ctx, run.attn, static_cast<int64_t>(n), w.o, y);
   if (!w.o_bias.empty()) {

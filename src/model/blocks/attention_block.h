@@ -65,6 +65,16 @@ struct AttentionLayerWeights {
 AttentionLayerWeights load_attention_layer(const ModelWeights& weights, const ModelDesc& desc, uint32_t layer,
                                            float norm_offset, uint32_t rope_set);
 
+// Buffers the attention step reuses from one forward to the next (no
+// allocation per step): row tiles, and the split form's partition results
+// (sized once: attention_split_floats).
+struct AttentionWork {
+  std::vector<size_t> tiles;             // first row of each row tile, then n
+  std::vector<size_t> partial_offsets;   // per row: index of its first partial, then the total
+  std::vector<AttentionPartitions> partitions;  // per row
+  std::vector<float> partials;
+};
+
 struct AttentionRun {
   CpuContext& ctx;
   const AttentionDims& dims;
@@ -72,6 +82,7 @@ struct AttentionRun {
   std::span<const RopeRows> rope;
   PagedKvCache& cache;
   std::vector<AttentionScratch>& scratch;  // one per pool thread
+  AttentionWork& work;
   float* qkv;                              // [n x qkv_dim] scratch
   float* attn;                             // [n x out_dim] scratch
 };

@@ -20,12 +20,13 @@ std::string_view matmul_isa_name(MatmulIsa isa) {
     case MatmulIsa::Avx2: return "avx2";
     case MatmulIsa::Avx512: return "avx512";
     case MatmulIsa::Neon: return "neon";
+    case MatmulIsa::NeonDotprod: return "neon_dotprod";
   }
   return "?";
 }
 
 bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
-  (void)simd;  // unused on aarch64, where NEON is baseline
+  (void)simd;  // unused where no ISA here has kernels
   switch (isa) {
     case MatmulIsa::Scalar: return true;
 #if defined(__x86_64__)
@@ -39,15 +40,17 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
 #endif
 #if defined(__aarch64__)
     case MatmulIsa::Neon: return true;  // Advanced SIMD is mandatory on aarch64
+    case MatmulIsa::NeonDotprod: return simd.dotprod;
 #else
-    case MatmulIsa::Neon: return false;
+    case MatmulIsa::Neon:
+    case MatmulIsa::NeonDotprod: return false;
 #endif
   }
   return false;
 }
 
 MatmulIsa best_matmul_isa(const SimdFeatures& simd) {
-  for (MatmulIsa isa : {MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::Neon}) {
+  for (MatmulIsa isa : {MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::NeonDotprod, MatmulIsa::Neon}) {
     if (matmul_isa_usable(isa, simd)) return isa;
   }
   return MatmulIsa::Scalar;
@@ -67,6 +70,7 @@ TypeKernel kernel_for(MatmulIsa isa, GgmlType type) {
     case MatmulIsa::Avx2: k = matmul_detail::avx2_kernel(type); break;
     case MatmulIsa::Avx512: k = matmul_detail::avx512_kernel(type); break;
     case MatmulIsa::Neon: k = matmul_detail::neon_kernel(type); break;
+    case MatmulIsa::NeonDotprod: k = matmul_detail::neon_dotprod_kernel(type); break;
   }
   return k.fn != nullptr ? k : matmul_detail::scalar_kernel(type);
 }
@@ -102,9 +106,13 @@ bool MatmulKernels::uses_panels(GgmlType weight_type, int64_t n) const {
   return n >= kPanelMinTokens && kernel_for(isa_, weight_type).panels;
 }
 
+constexpr size_t kPanelAlignment = 64;
+
 size_t MatmulKernels::activation_bytes(GgmlType weight_type, int64_t n, int64_t k) const {
   if (uses_panels(weight_type, n)) {
-    return static_cast<size_t>(panel_count(n)) * static_cast<size_t>(k / kQK32) * sizeof(Q8x32PanelBlock);
+    // + room to start the panels on a cache line (their 64-byte loads then never split one).
+    return static_cast<size_t>(panel_count(n)) * static_cast<size_t>(k / kQK32) * sizeof(Q8x32PanelBlock) +
+           kPanelAlignment - 1;
   }
   return static_cast<size_t>(n) * activation_row_bytes(activation_format(weight_type), k);
 }
@@ -131,6 +139,10 @@ PreparedActivations MatmulKernels::describe_activations(GgmlType weight_type, co
                        " bytes, need " + std::to_string(need));
     }
     a.quantized = scratch.data();
+    if (a.panels) {
+      const auto misalignment = reinterpret_cast<uintptr_t>(scratch.data()) % kPanelAlignment;
+      a.quantized += misalignment == 0 ? 0 : kPanelAlignment - misalignment;
+    }
   }
   return a;
 }
@@ -170,8 +182,7 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
 }
 
 WeightLayout MatmulKernels::preferred_layout(GgmlType type, int64_t rows) const {
-  const bool rows8 = type == GgmlType::Q4_0 && rows % matmul_detail::kRows8 == 0 &&
-                     kernel_for(isa_, type).rows8 != nullptr;
+  const bool rows8 = rows % matmul_detail::kRows8 == 0 && kernel_for(isa_, type).rows8 != nullptr;
   return rows8 ? WeightLayout::Rows8 : WeightLayout::Gguf;
 }
 
@@ -185,12 +196,12 @@ void MatmulKernels::repack(const WeightMatrix& w, WeightLayout layout, std::span
   switch (layout) {
     case WeightLayout::Gguf: std::copy(src, src + out.size(), dst); return;
     case WeightLayout::Rows8:
-      if (w.type != GgmlType::Q4_0 || w.rows % matmul_detail::kRows8 != 0) {
-        throw InputError("matmul: Rows8 needs Q4_0 with a multiple of 8 rows");
+      if (!matmul_detail::has_rows8_layout(w.type) || w.rows % matmul_detail::kRows8 != 0) {
+        throw InputError("matmul: Rows8 needs Q4_0, Q8_0, IQ4_NL, MXFP4 or Q4_K with a multiple of 8 rows");
       }
       for (int64_t r = 0; r < w.rows; r += matmul_detail::kRows8) {
         const size_t offset = static_cast<size_t>(r) * row_bytes;
-        matmul_detail::interleave_rows8(src + offset, row_bytes, dst + offset);
+        matmul_detail::interleave_rows8(w.type, src + offset, row_bytes, dst + offset);
       }
       return;
   }

@@ -13,12 +13,13 @@
 // per thread, the row buffer of the Rows8 GEMM (64 rows).
 //
 // Layout: weights are used in place, in their GGUF block layout (zero copy),
-// except where preferred_layout asks for a repack at load time (Q4_0 on
-// AVX-512: 8-row interleaved blocks, 1.7x faster decode GEMV). Batches of
-// kPanelMinTokens or more take the activations as token panels
-// (see PreparedActivations), so the GEMM needs no weight repack. A token's
-// result can differ in the last bits between a batch below and a batch above
-// that size (another summation order), never with the thread split.
+// except where preferred_layout asks for a repack at load time (Q4_0, Q8_0,
+// IQ4_NL, MXFP4 and Q4_K on AVX-512: 8-row interleaved blocks, 2-3x less
+// CPU time per decode GEMV). Batches of kPanelMinTokens or more take the
+// activations as token panels (see PreparedActivations), so the GEMM needs
+// no weight repack. A token's result can differ in the last bits between a
+// batch below and a batch above that size (another summation order), never
+// with the thread split.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -32,21 +33,23 @@ namespace pocketllm {
 
 // Instruction sets with their own kernels. Scalar dequantizes to f32 and is
 // the fallback for types an ISA has no kernel for.
-enum class MatmulIsa { Scalar, Avx2, Avx512, Neon };
+enum class MatmulIsa { Scalar, Avx2, Avx512, Neon, NeonDotprod };
 std::string_view matmul_isa_name(MatmulIsa isa);
 
 // Whether this build has kernels for `isa` and `simd` can run them.
 // Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
-// (the int8 dot is vpdpbusd); Neon needs an aarch64 build.
+// (the int8 dot is vpdpbusd); Neon needs an aarch64 build, NeonDotprod
+// also dotprod (SDOT).
 bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd);
 MatmulIsa best_matmul_isa(const SimdFeatures& simd);
 
 enum class ActivationFormat { F32, Q8x32, Q8K };
 
 // How a matrix's blocks are ordered. Gguf: row after row, as in the file.
-// Rows8 (Q4_0, where preferred_layout says so): rows in groups of 8 with
-// their blocks interleaved (rows8_layout.h), same size; made at load time by
-// MatmulKernels::repack, so that the decode GEMV takes 8 rows per vector.
+// Rows8 (Q4_0, Q8_0, IQ4_NL, MXFP4 and Q4_K, where preferred_layout says
+// so): rows in groups of 8 with their blocks interleaved (rows8_layout.h),
+// same size; made at load time by MatmulKernels::repack, so that the decode
+// GEMV takes 8 rows per vector.
 enum class WeightLayout { Gguf, Rows8 };
 
 // W [rows x k]: `rows` rows of k elements of `type`, each row_bytes() long,

@@ -25,6 +25,7 @@ TypeKernel scalar_kernel(GgmlType type);
 TypeKernel avx2_kernel(GgmlType type);    // {} unless built for x86-64
 TypeKernel avx512_kernel(GgmlType type);  // {} unless built for x86-64
 TypeKernel neon_kernel(GgmlType type);    // {} unless built for aarch64
+TypeKernel neon_dotprod_kernel(GgmlType type);  // {} unless built for aarch64
 
 // Rows per tile and tokens per micro-kernel call of the blocked loops.
 inline constexpr int64_t kRowTile = 16;

@@ -57,8 +57,11 @@ void softmax_impl(std::span<float> x, bool has_sink, float sink) {
 
 void softmax_reference_impl(std::span<float> x, bool has_sink, float sink) {
   if (x.empty()) return;
-  double m = has_sink ? static_cast<double>(sink) : -std::numeric_limits<double>::infinity();
-  for (const float v : x) m = std::fmax(m, static_cast<double>(v));
+  // The max taken in float is exact (widening is monotonic); gcc 12 for
+  // aarch64 crashes vectorizing an fmax reduction that widens to double.
+  float max_logit = has_sink ? sink : -std::numeric_limits<float>::infinity();
+  for (const float v : x) max_logit = std::fmax(max_logit, v);
+  const auto m = static_cast<double>(max_logit);
   double sum = has_sink ? std::exp(static_cast<double>(sink) - m) : 0.0;
   for (const float v : x) sum += std::exp(static_cast<double>(v) - m);
   for (float& v : x) v = static_cast<float>(std::exp(static_cast<double>(v) - m) / sum);

@@ -1,7 +1,7 @@
 #include "backends/cpu/quant/activation_quant.h"
 
 #include <algorithm>
-#include <cmath>
+#include <bit>
 #include <cstring>
 
 #include "backends/cpu/ops/vec_math.h"
@@ -9,49 +9,49 @@
 namespace pocketllm {
 namespace {
 
-// std::round (half away from zero) in a form the compiler vectorizes:
-// glibc's roundf is a library call, trunc is one instruction, and v - trunc(v)
-// is exact for |v| < 2^23.
-inline float round_half_away(float v) {
-  const float t = std::trunc(v);
-  const float frac = v - t;
-  return t + (frac >= 0.5f ? 1.0f : 0.0f) - (frac <= -0.5f ? 1.0f : 0.0f);
-}
-
-// Quantizes `count` values with a shared scale; returns d. Vectorized per
-// CPU (prefill quantizes every activation row before each matrix product).
-POCKETLLM_SIMD_CLONES float quantize_block(const float* x, int8_t* q, int count) {
-  float amax = 0.0f;
-  for (int j = 0; j < count; ++j) amax = std::max(amax, std::fabs(x[j]));
-  if (amax == 0.0f) {
-    std::fill(q, q + count, int8_t{0});
-    return 0.0f;
-  }
-  const float inverse = 127.0f / amax;
-  for (int j = 0; j < count; ++j) {
-    // |x * inverse| <= 127 up to rounding; the clamp absorbs that rounding.
-    const float r = std::clamp(round_half_away(x[j] * inverse), -127.0f, 127.0f);
-    q[j] = static_cast<int8_t>(r);
+// Quantizes kCount values with a shared scale; returns d. Rounds half away
+// from zero (std::round). Vectorized (prefill quantizes every activation row
+// before each matrix product): integer steps only, because gcc keeps float
+// compares and float max reductions scalar (FP traps, NaN); inlined into the
+// row functions, which are built per CPU.
+template <int kCount>
+inline float quantize_block(const float* x, int8_t* q) {
+  // For finite floats the larger |x| has the larger bits.
+  uint32_t amax_bits = 0;
+  for (int j = 0; j < kCount; ++j) amax_bits = std::max(amax_bits, std::bit_cast<uint32_t>(x[j]) & 0x7FFFFFFFu);
+  const float amax = std::bit_cast<float>(amax_bits);
+  const float inverse = amax == 0.0f ? 0.0f : 127.0f / amax;
+  for (int j = 0; j < kCount; ++j) {
+    // |v| <= 127 up to rounding; the clamp absorbs that rounding.
+    const float v = x[j] * inverse;
+    const auto t = static_cast<int32_t>(v);  // truncated
+    const auto frac_bits = std::bit_cast<int32_t>(v - static_cast<float>(t));  // exact
+    // |frac| >= 0.5 compared as bits; the step away from zero takes frac's sign.
+    const int32_t half = (frac_bits & 0x7FFFFFFF) >= 0x3F000000 ? 1 : 0;
+    q[j] = static_cast<int8_t>(std::clamp(t + (frac_bits < 0 ? -half : half), -127, 127));
   }
   return amax / 127.0f;
 }
 
-}  // namespace
-
-void quantize_row_q8x32(const float* x, BlockQ8x32* out, int64_t n) {
-  for (int64_t i = 0; i < n / kQK32; ++i, x += kQK32) {
-    BlockQ8x32& b = out[i];
-    b.d = quantize_block(x, b.qs, kQK32);
-    int32_t sum = 0;
-    for (int8_t q : b.qs) sum += q;
-    b.sum = sum;
-  }
+inline BlockQ8x32 quantize_block_q8x32(const float* x) {
+  BlockQ8x32 b;
+  b.d = quantize_block<kQK32>(x, b.qs);
+  int32_t sum = 0;
+  for (int8_t q : b.qs) sum += q;
+  b.sum = sum;
+  return b;
 }
 
-void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int lane, int64_t n) {
+}  // namespace
+
+POCKETLLM_SIMD_CLONES void quantize_row_q8x32(const float* x, BlockQ8x32* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK32; ++i, x += kQK32) out[i] = quantize_block_q8x32(x);
+}
+
+POCKETLLM_SIMD_CLONES void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int lane,
+                                                         int64_t n) {
   for (int64_t i = 0; i < n / kQK32; ++i, x += kQK32) {
-    BlockQ8x32 b;
-    quantize_row_q8x32(x, &b, kQK32);
+    const BlockQ8x32 b = quantize_block_q8x32(x);
     Q8x32PanelBlock& p = panel[i];
     for (int g = 0; g < 8; ++g) std::memcpy(p.qs[g][lane], b.qs + 4 * g, 4);
     p.d[lane] = b.d;
@@ -70,10 +70,10 @@ void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n) {
   }
 }
 
-void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
+POCKETLLM_SIMD_CLONES void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
     BlockQ8_K& b = out[i];
-    b.d = quantize_block(x, b.qs, kQKK);
+    b.d = quantize_block<kQKK>(x, b.qs);
     for (int g = 0; g < 16; ++g) {
       int sum = 0;
       for (int j = 0; j < 16; ++j) sum += b.qs[16 * g + j];

@@ -1,0 +1,39 @@
+// Arm NEON kernels with the Armv8.2 dot product (SDOT, "asimddp"), compiled
+// for it whatever the build's -march; the dispatcher checks the CPU's HWCAPs
+// at run time (MatmulIsa::NeonDotprod). See matmul_neon_kernels.inc.
+#include "backends/cpu/matmul/matmul_kernel_table.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cpu/matmul/k_block_int.h"
+#include "backends/cpu/quant/activation_quant.h"
+#include "backends/cpu/quant/scalar_types.h"
+
+#define POCKETLLM_NEON_NS neon_dotprod
+#define POCKETLLM_NEON_DOTPROD 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("arch=armv8.2-a+dotprod")  // as arm_neon.h declares vdotq_s32
+#endif
+#include "backends/cpu/matmul/matmul_neon_kernels.inc"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace pocketllm::matmul_detail {
+TypeKernel neon_dotprod_kernel(GgmlType type) { return neon_dotprod::kernel(type); }
+}  // namespace pocketllm::matmul_detail
+
+#else
+namespace pocketllm::matmul_detail {
+TypeKernel neon_dotprod_kernel(GgmlType) { return {}; }
+}  // namespace pocketllm::matmul_detail
+#endif
