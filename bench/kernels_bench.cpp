@@ -4,12 +4,16 @@
 // 1 (decode GEMV: weight bytes read per second, and as a fraction of the
 // measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), threaded like the
 // engine: activations quantized split by tokens, rows split in static tiles.
+// Batch 1 reads cold weights, as a decode step does: each iteration takes
+// another of enough copies of the matrix that no cache holds them; --warm
+// adds batch-1 runs that reuse one matrix (cache-resident where it fits).
 //
 //   pocketllm-bench-kernels [--threads=N] [--types=Q4_0,Q8_0] [--batches=1,8]
-//                           [--shapes=2048x2048,...] [--bandwidth-mib=N]
+//                           [--shapes=2048x2048,...] [--bandwidth-mib=N] [--warm]
 //                           [Google Benchmark flags, e.g. --benchmark_format=json]
 //
-// The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it.
+// The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it;
+// the cold copies of a matrix together take max(that buffer, 4 x L3), at most 4 GiB.
 // With --benchmark_format=json the JSON goes to stdout (the bandwidth is in
 // its "context") and the text report to stderr.
 #include <benchmark/benchmark.h>
@@ -45,6 +49,7 @@ struct Options {
   std::vector<int64_t> batches = {1, 8, 64, 512};
   std::vector<Shape> shapes = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {32000, 2048}};
   size_t bandwidth_bytes = 0;  // 0: max(1 GiB, 4 x L3)
+  bool warm = false;           // also batch 1 on one reused matrix
   bool json = false;
 };
 
@@ -96,6 +101,8 @@ Options parse_options(int& argc, char** argv) {
       }
     } else if (arg.starts_with("--bandwidth-mib=")) {
       o.bandwidth_bytes = std::stoull(value("--bandwidth-mib=")) << 20;
+    } else if (arg == "--warm") {
+      o.warm = true;
     } else {
       if (arg == "--benchmark_format=json") o.json = true;
       argv[kept++] = argv[i];
@@ -123,10 +130,42 @@ const std::vector<std::byte>& weight_bytes(GgmlType type, const Shape& shape) {
   return bytes;
 }
 
+// Copies of one (repacked) matrix, back to back, that together exceed every
+// cache: a GEMV cycling through them reads its weights from DRAM like a
+// decode step, where each weight byte is read once per token.
+struct ColdCopies {
+  std::vector<std::byte> storage;
+  size_t stride = 0;  // bytes from one copy to the next (a multiple of 64)
+  size_t count = 0;
+  size_t next = 0;    // the copy the next iteration reads; kept across runs
+};
+
+constexpr size_t kMaxColdBytes = size_t{4} << 30;  // well under this VM's RAM
+
+ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_total_bytes) {
+  static ColdCopies copies;
+  static std::tuple<GgmlType, int64_t, int64_t, WeightLayout> cached{GgmlType::I8, 0, 0, WeightLayout::Gguf};
+  const auto key = std::tuple(w.type, w.rows, w.k, w.layout);
+  if (key != cached) {
+    copies.stride = (matrix_bytes + 63) / 64 * 64;
+    const size_t wanted = (min_total_bytes + copies.stride - 1) / copies.stride;
+    copies.count = std::max<size_t>(2, std::min(wanted, kMaxColdBytes / copies.stride));
+    copies.storage = std::vector<std::byte>();  // free the last copies first: peak stays one set
+    copies.storage.assign(copies.stride * copies.count, std::byte{0});
+    for (size_t c = 0; c < copies.count; ++c) {
+      std::memcpy(copies.storage.data() + c * copies.stride, w.data, matrix_bytes);
+    }
+    copies.next = 0;
+    cached = key;
+  }
+  return copies;
+}
+
 struct Result {
   std::string type;
   Shape shape;
   int64_t batch;
+  bool cold;
   double seconds;  // per product
   double weight_bytes;
 };
@@ -134,6 +173,7 @@ struct Result {
 struct Context {
   Options options;
   ReadBandwidth bandwidth;
+  size_t cold_bytes = 0;  // the least the cold copies of a matrix take together
   ThreadPool* pool = nullptr;
   MatmulKernels* kernels = nullptr;
   std::map<std::string, Result> results;  // by benchmark name; the last run wins
@@ -143,7 +183,12 @@ Context* g_context = nullptr;
 
 constexpr int64_t kRowsPerTask = 64;
 
-void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t batch) {
+std::string bench_name(std::string_view type, Shape shape, int64_t batch, bool cold) {
+  return std::string(type) + "/" + std::to_string(shape.rows) + "x" + std::to_string(shape.k) + "/n" +
+         std::to_string(batch) + (batch == 1 && !cold ? "/warm" : "");
+}
+
+void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t batch, bool cold) {
   Context& ctx = *g_context;
   ThreadPool& pool = *ctx.pool;
   const MatmulKernels& kernels = *ctx.kernels;
@@ -165,9 +210,15 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   std::vector<float> y(static_cast<size_t>(batch * shape.rows));
   const PreparedActivations a = kernels.describe_activations(type, x.data(), batch, shape.k, scratch);
   const auto row_tasks = static_cast<size_t>((shape.rows + kRowsPerTask - 1) / kRowsPerTask);
+  ColdCopies* copies = cold ? &cold_copies(w, bytes.size(), ctx.cold_bytes) : nullptr;
+  if (copies) state.counters["cold_copies"] = static_cast<double>(copies->count);
 
   double total_seconds = 0.0;
   for (auto _ : state) {
+    if (copies) {
+      w.data = copies->storage.data() + copies->next * copies->stride;
+      copies->next = (copies->next + 1) % copies->count;
+    }
     const auto start = std::chrono::steady_clock::now();
     if (a.format != ActivationFormat::F32) {
       pool.parallel_for(static_cast<size_t>(batch), [&](size_t t, unsigned) {
@@ -192,19 +243,22 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * iterations, benchmark::Counter::kIsRate);
   const double seconds = total_seconds / iterations;
   state.counters["fraction_of_read_bw"] = weight / seconds / ctx.bandwidth.bytes_per_second;
-  const std::string key = std::string(ggml_type_name(type)) + "/" + std::to_string(shape.rows) + "x" +
-                          std::to_string(shape.k) + "/n" + std::to_string(batch);
-  ctx.results[key] = {std::string(ggml_type_name(type)), shape, batch, seconds, weight};
+  ctx.results[bench_name(ggml_type_name(type), shape, batch, cold)] = {std::string(ggml_type_name(type)),
+                                                                        shape, batch, cold, seconds, weight};
 }
 
 void print_summary(const Context& ctx, std::FILE* out) {
   std::fprintf(out, "\nSummary (%u threads, read bandwidth %.2f GB/s)\n", ctx.options.threads,
                ctx.bandwidth.bytes_per_second * 1e-9);
-  std::fprintf(out, "%-7s %-11s %6s %11s %12s %9s %10s\n", "type", "W rows x k", "batch", "time_us",
-               "weight_GB/s", "of_bw", "GFLOP/s");
+  std::fprintf(out,
+               "weights: cold = each iteration reads another of >= %zu MiB of copies of the matrix "
+               "(as in decode); warm = one matrix, reused\n",
+               ctx.cold_bytes >> 20);
+  std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %10s\n", "type", "W rows x k", "batch", "weights",
+               "time_us", "weight_GB/s", "of_bw", "GFLOP/s");
   std::vector<const Result*> rows;
   for (const auto& [name, r] : ctx.results) rows.push_back(&r);
-  // Registration order: type, shape, batch.
+  // Registration order: type, shape, batch, cold before warm.
   std::vector<std::string> type_order;
   for (const GgmlType t : ctx.options.types) type_order.emplace_back(ggml_type_name(t));
   const auto rank = [&](const Result* r) {
@@ -215,7 +269,7 @@ void print_summary(const Context& ctx, std::FILE* out) {
             ctx.options.shapes[shape_index].k != r->shape.k)) {
       ++shape_index;
     }
-    return std::tuple(type_index, shape_index, r->batch);
+    return std::tuple(type_index, shape_index, r->batch, !r->cold);
   };
   std::sort(rows.begin(), rows.end(), [&](const Result* a, const Result* b) { return rank(a) < rank(b); });
   for (const Result* r : rows) {
@@ -223,8 +277,9 @@ void print_summary(const Context& ctx, std::FILE* out) {
     const double gflops = 2.0 * static_cast<double>(r->batch) * static_cast<double>(r->shape.rows) *
                           static_cast<double>(r->shape.k) / r->seconds * 1e-9;
     const std::string shape = std::to_string(r->shape.rows) + "x" + std::to_string(r->shape.k);
-    std::fprintf(out, "%-7s %-11s %6lld %11.1f %12.2f %8.1f%% %10.1f\n", r->type.c_str(), shape.c_str(),
-                 static_cast<long long>(r->batch), r->seconds * 1e6, gbps,
+    std::fprintf(out, "%-7s %-11s %6lld %-7s %11.1f %12.2f %8.1f%% %10.1f\n", r->type.c_str(),
+                 shape.c_str(), static_cast<long long>(r->batch), r->cold ? "cold" : "warm",
+                 r->seconds * 1e6, gbps,
                  100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, gflops);
   }
 }
@@ -249,6 +304,7 @@ int main(int argc, char** argv) {
   size_t buffer_bytes = ctx.options.bandwidth_bytes;
   if (buffer_bytes == 0) buffer_bytes = std::max<size_t>(size_t{1} << 30, 4 * cpu.caches.l3);
   ctx.bandwidth = measure_read_bandwidth(pool, buffer_bytes, 5);
+  ctx.cold_bytes = std::min(std::max<size_t>(buffer_bytes, 4 * cpu.caches.l3), kMaxColdBytes);
   std::fprintf(text, "%s", format_cpu_text(cpu).c_str());
   std::fprintf(text, "Memory read bandwidth: %.2f GB/s (%u threads, %zu MiB buffer, best of 5)\n",
                ctx.bandwidth.bytes_per_second * 1e-9, ctx.bandwidth.threads,
@@ -263,11 +319,16 @@ int main(int argc, char** argv) {
   for (const GgmlType type : ctx.options.types) {
     for (const Shape& shape : ctx.options.shapes) {
       for (const int64_t batch : ctx.options.batches) {
-        const std::string name = std::string(ggml_type_name(type)) + "/" + std::to_string(shape.rows) +
-                                 "x" + std::to_string(shape.k) + "/n" + std::to_string(batch);
-        benchmark::RegisterBenchmark(name.c_str(), [type, shape, batch](benchmark::State& state) {
-          bench_product(state, type, shape, batch);
-        })->UseManualTime()->Unit(benchmark::kMicrosecond);
+        // Only the decode GEMV reads cold weights; a GEMM reuses its weights across tokens.
+        const bool runs_cold = batch == 1;
+        const bool runs_warm = batch != 1 || ctx.options.warm;
+        for (const bool cold : {true, false}) {
+          if (cold ? !runs_cold : !runs_warm) continue;
+          const std::string name = bench_name(ggml_type_name(type), shape, batch, cold);
+          benchmark::RegisterBenchmark(name.c_str(), [type, shape, batch, cold](benchmark::State& state) {
+            bench_product(state, type, shape, batch, cold);
+          })->UseManualTime()->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }

@@ -479,6 +479,33 @@ TEST(CacheEviction, ImportancePolicyStaysFluentWithinTheBudget) {
   expect_fluent_in_256_tokens(*model, plain, KvDtype::F16, EvictionPolicy::H2O);
 }
 
+// Geometric means over `windows` of the perplexity read without eviction
+// (cache of 512), and with `streaming`'s budget under streaming and under h2o.
+struct PolicyPerplexities {
+  double full = 0.0;
+  double streaming = 0.0;
+  double h2o = 0.0;
+};
+
+PolicyPerplexities compare_policies(Model& model, const std::vector<std::vector<int32_t>>& windows,
+                                    const CacheEvictionConfig& streaming) {
+  CacheEvictionConfig h2o = streaming;
+  h2o.policy = EvictionPolicy::H2O;
+  PolicyPerplexities logs;
+  for (const std::vector<int32_t>& w : windows) {
+    const double full = evicting_perplexity(model, w, 512, nullptr);
+    const double s = evicting_perplexity(model, w, streaming.max_cache_size, &streaming);
+    const double h = evicting_perplexity(model, w, streaming.max_cache_size, &h2o);
+    std::printf("window of %zu tokens: perplexity without eviction %.3f, streaming %.3f, h2o %.3f\n", w.size(), full,
+                s, h);
+    logs.full += std::log(full);
+    logs.streaming += std::log(s);
+    logs.h2o += std::log(h);
+  }
+  const auto n = static_cast<double>(windows.size());
+  return {std::exp(logs.full / n), std::exp(logs.streaming / n), std::exp(logs.h2o / n)};
+}
+
 // The held-out text read token by token through a 128-token cache: 16 sinks,
 // 16 recent tokens and 6 evictable blocks for the importance policy to
 // choose from. Measured (x86-64), the 4 windows starting every 512 tokens:
@@ -500,31 +527,12 @@ TEST(CacheEviction, ImportancePolicyPerplexity) {
   std::unique_ptr<Model> model = load("");
   const std::vector<std::vector<int32_t>> windows = held_out_windows(*model, 512);
   ASSERT_EQ(windows.size(), 4u);
-  const CacheEvictionConfig streaming{16, 16, 128};
-  CacheEvictionConfig h2o = streaming;
-  h2o.policy = EvictionPolicy::H2O;
-  double log_full = 0.0;
-  double log_streaming = 0.0;
-  double log_h2o = 0.0;
-  for (const std::vector<int32_t>& w : windows) {
-    const double full = evicting_perplexity(*model, w, 512, nullptr);
-    const double s = evicting_perplexity(*model, w, 128, &streaming);
-    const double h = evicting_perplexity(*model, w, 128, &h2o);
-    std::printf("window of %zu tokens: perplexity without eviction %.3f, streaming %.3f, h2o %.3f\n", w.size(), full,
-                s, h);
-    log_full += std::log(full);
-    log_streaming += std::log(s);
-    log_h2o += std::log(h);
-  }
-  const auto n = static_cast<double>(windows.size());
-  const double full = std::exp(log_full / n);
-  const double s = std::exp(log_streaming / n);
-  const double h = std::exp(log_h2o / n);
+  const PolicyPerplexities ppl = compare_policies(*model, windows, CacheEvictionConfig{16, 16, 128});
   std::printf("geometric mean over %zu windows: without eviction %.3f, streaming %.3f, h2o %.3f\n", windows.size(),
-              full, s, h);
-  EXPECT_LE(s, 1.03 * full);
-  EXPECT_LE(h, 1.03 * full);
-  EXPECT_LE(h, 1.01 * s);
+              ppl.full, ppl.streaming, ppl.h2o);
+  EXPECT_LE(ppl.streaming, 1.03 * ppl.full);
+  EXPECT_LE(ppl.h2o, 1.03 * ppl.full);
+  EXPECT_LE(ppl.h2o, 1.01 * ppl.streaming);
 }
 
 // The measurement behind the figures above, over more windows, budgets,
@@ -534,22 +542,10 @@ TEST(CacheEviction, DISABLED_MeasureStreamingAgainstImportance) {
   const std::vector<std::vector<int32_t>> windows = held_out_windows(*model, 256);
   for (const CacheEvictionConfig& streaming : {CacheEvictionConfig{16, 16, 64}, CacheEvictionConfig{16, 16, 128},
                                                CacheEvictionConfig{16, 48, 128}, CacheEvictionConfig{16, 16, 256}}) {
-    const uint32_t budget = streaming.max_cache_size;
-    CacheEvictionConfig h2o = streaming;
-    h2o.policy = EvictionPolicy::H2O;
-    double log_full = 0.0;
-    double log_s = 0.0;
-    double log_h = 0.0;
-    for (const std::vector<int32_t>& w : windows) {
-      log_full += std::log(evicting_perplexity(*model, w, 512, nullptr));
-      log_s += std::log(evicting_perplexity(*model, w, budget, &streaming));
-      log_h += std::log(evicting_perplexity(*model, w, budget, &h2o));
-    }
-    const auto n = static_cast<double>(windows.size());
+    const PolicyPerplexities ppl = compare_policies(*model, windows, streaming);
     std::printf("held-out perplexity, budget %u (16 sink + %u recent), %zu windows of 512: none %.3f, streaming %.3f, "
                 "h2o %.3f\n",
-                budget, streaming.recent_size, windows.size(), std::exp(log_full / n), std::exp(log_s / n),
-                std::exp(log_h / n));
+                streaming.max_cache_size, streaming.recent_size, windows.size(), ppl.full, ppl.streaming, ppl.h2o);
   }
   const char* prompts[] = {"Once upon a time", "Tom and his dog", "The little bird", "One day, Lily"};
   for (const EvictionPolicy policy : {EvictionPolicy::Streaming, EvictionPolicy::H2O}) {

@@ -441,6 +441,32 @@ struct PortableQuantizedAttention {
   PortableQuantizedAttention& operator=(const PortableQuantizedAttention&) = delete;
 };
 
+// The model's heads at the usual scale 1 / sqrt(dk), with `window`.
+AttentionParams attention_params_of(const ModelDesc& d, uint32_t window) {
+  AttentionParams p;
+  p.n_heads = d.n_heads;
+  p.n_kv_heads = d.n_kv_heads;
+  p.head_dim_k = d.head_dim_k;
+  p.head_dim_v = d.head_dim_v;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim_k));
+  p.window = window;
+  return p;
+}
+
+// Stores a random token of sequence 0 at `pos` in both layers (reserved by
+// the caller): K with an outlier channel per head, as real keys have, and V
+// of amplitude v_amplitude. Appends what was stored to k_rows / v_rows.
+void store_random_token(PagedKvCache& cache, const ModelDesc& d, std::mt19937& rng, uint32_t pos,
+                        float v_amplitude, std::vector<std::vector<float>>& k_rows,
+                        std::vector<std::vector<float>>& v_rows) {
+  std::vector<float> k = random_row(rng, size_t{d.n_kv_heads} * d.head_dim_k, 1.0f);
+  for (uint32_t h = 0; h < d.n_kv_heads; ++h) k[h * d.head_dim_k + d.head_dim_k / 2] += 4.0f;
+  std::vector<float> v = random_row(rng, size_t{d.n_kv_heads} * d.head_dim_v, v_amplitude);
+  for (uint32_t layer = 0; layer < 2; ++layer) cache.store(layer, 0, pos, k.data(), v.data());
+  k_rows.push_back(std::move(k));
+  v_rows.push_back(std::move(v));
+}
+
 TEST(KvQuantAttention, MatchesReferenceOnHeldValuesAndWithinTheErrorBound) {
   const PortableQuantizedAttention portable;
   const std::vector<QuantCase> cases = {
@@ -466,24 +492,14 @@ TEST(KvQuantAttention, MatchesReferenceOnHeldValuesAndWithinTheErrorBound) {
     // style: one token at a time, so that q4 K blocks fill while queried.
     std::vector<std::vector<float>> exact_k;
     std::vector<std::vector<float>> exact_v;
-    AttentionParams p;
-    p.n_heads = d.n_heads;
-    p.n_kv_heads = n_kv;
-    p.head_dim_k = c.dk;
-    p.head_dim_v = c.dv;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+    const AttentionParams p = attention_params_of(d, 0);
     AttentionScratch scratch(p, o.block_tokens);
     std::vector<float> out(size_t{p.n_heads} * c.dv);
     double worst_held = 0.0;
     double worst_ratio = 0.0;
     for (uint32_t pos = 0; pos < 45; ++pos) {
       ASSERT_TRUE(cache.reserve(0, 1));
-      std::vector<float> k = random_row(rng, size_t{n_kv} * c.dk, 1.0f);
-      for (uint32_t h = 0; h < n_kv; ++h) k[h * c.dk + c.dk / 2] += 4.0f;  // an outlier channel, as real K
-      const std::vector<float> v = random_row(rng, size_t{n_kv} * c.dv, 1.0f);
-      for (uint32_t layer = 0; layer < 2; ++layer) cache.store(layer, 0, pos, k.data(), v.data());
-      exact_k.push_back(k);
-      exact_v.push_back(v);
+      store_random_token(cache, d, rng, pos, 1.0f, exact_k, exact_v);
 
       const std::vector<float> q = random_row(rng, size_t{p.n_heads} * c.dk, 1.0f);
       paged_attention(p, cache, 1, 0, pos, q.data(), out.data(), scratch);
@@ -548,23 +564,16 @@ TEST(KvQuantAttention, IntegerPathWithinItsRoundingBound) {
     o.n_blocks = 8;
     PagedKvCache cache(d, o);
     std::mt19937 rng(c.dk * 5 + c.dv + c.group);
-    AttentionParams p;
-    p.n_heads = d.n_heads;
-    p.n_kv_heads = n_kv;
-    p.head_dim_k = c.dk;
-    p.head_dim_v = c.dv;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
-    p.window = c.window;
+    const AttentionParams p = attention_params_of(d, c.window);
     AttentionScratch scratch(p, o.block_tokens);
+    std::vector<std::vector<float>> stored_k;
+    std::vector<std::vector<float>> stored_v;
     std::vector<float> out(size_t{p.n_heads} * c.dv);
     double worst_ratio = 0.0;
     double worst_error = 0.0;
     for (uint32_t pos = 0; pos < 70; ++pos) {
       ASSERT_TRUE(cache.reserve(0, 1));
-      std::vector<float> k = random_row(rng, size_t{n_kv} * c.dk, 1.0f);
-      for (uint32_t h = 0; h < n_kv; ++h) k[h * c.dk + c.dk / 2] += 4.0f;
-      std::vector<float> v = random_row(rng, size_t{n_kv} * c.dv, static_cast<float>(1 + pos % 3));
-      for (uint32_t layer = 0; layer < 2; ++layer) cache.store(layer, 0, pos, k.data(), v.data());
+      store_random_token(cache, d, rng, pos, static_cast<float>(1 + pos % 3), stored_k, stored_v);
       // Queries of mixed sizes so that some keys dominate and others get tiny weights.
       std::vector<float> q = random_row(rng, size_t{p.n_heads} * c.dk, pos % 2 == 0 ? 1.0f : 4.0f);
       paged_attention(p, cache, 1, 0, pos, q.data(), out.data(), scratch);

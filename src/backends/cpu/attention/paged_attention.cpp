@@ -505,7 +505,6 @@ void paged_attention_partition(const AttentionParams& params, const PagedKvCache
                                uint32_t pos, const float* q, uint32_t kv_head, uint32_t partition, float* partial,
                                AttentionScratch& scratch) {
   const Setup s = checked_setup(params, cache, layer, seq, scratch, 1, kv_head, kv_head + 1);
-  if (kv_head >= params.n_kv_heads) fail("KV head range out of bounds");
   const RowQuery row = row_query(params, cache, seq, s, scratch, 0, pos, q, kv_head);
   const auto [first, last] = row_partitions(s, row);
   if (partition < first || partition > last) fail("partition " + std::to_string(partition) + " holds no visible key");
@@ -520,6 +519,9 @@ void paged_attention_merge(const AttentionParams& params, uint32_t block_tokens,
   Setup s;
   s.bt = block_tokens;
   s.dv = params.head_dim_v;
+  if (params.n_kv_heads == 0 || params.n_heads % params.n_kv_heads != 0 || kv_head >= params.n_kv_heads) {
+    fail("merge: KV head out of range");
+  }
   s.group_size = params.n_heads / params.n_kv_heads;
   s.v_rotated = kv_layout_is_rotated(v_layout);
   if (n_partitions == 0) fail("no partitions to merge");
