@@ -7,9 +7,15 @@
 // Batch 1 reads cold weights, as a decode step does: each iteration takes
 // another of enough copies of the matrix that no cache holds them; --warm
 // adds batch-1 runs that reuse one matrix (cache-resident where it fits).
+// This VM's read bandwidth drifts by tens of percent over minutes, so each
+// cold GEMV also reads further copies right before and after its runs (same
+// threads, same pass as the bandwidth figure) and reports its weight rate as
+// a fraction of that neighbouring read rate ("of_near_bw") besides the
+// fraction of the figure measured at start ("of_bw").
 //
 //   pocketllm-bench-kernels [--threads=N] [--types=Q4_0,Q8_0] [--batches=1,8]
 //                           [--shapes=2048x2048,...] [--bandwidth-mib=N] [--warm]
+//                           [--isa=avx512] (default: the best this CPU runs)
 //                           [Google Benchmark flags, e.g. --benchmark_format=json]
 //
 // The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it;
@@ -23,6 +29,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -50,6 +57,7 @@ struct Options {
   std::vector<Shape> shapes = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {32000, 2048}};
   size_t bandwidth_bytes = 0;  // 0: max(1 GiB, 4 x L3)
   bool warm = false;           // also batch 1 on one reused matrix
+  std::string isa;             // matmul_isa_name of the kernels; empty: best_matmul_isa
   bool json = false;
 };
 
@@ -103,6 +111,8 @@ Options parse_options(int& argc, char** argv) {
       o.bandwidth_bytes = std::stoull(value("--bandwidth-mib=")) << 20;
     } else if (arg == "--warm") {
       o.warm = true;
+    } else if (arg.starts_with("--isa=")) {
+      o.isa = value("--isa=");
     } else {
       if (arg == "--benchmark_format=json") o.json = true;
       argv[kept++] = argv[i];
@@ -161,6 +171,24 @@ ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_t
   return copies;
 }
 
+// Reads the next `passes` copies once each, as the GEMV would, onto `total`.
+struct ReadTotal {
+  double bytes = 0.0;
+  double seconds = 0.0;
+};
+void read_cold_copies(ThreadPool& pool, ColdCopies& copies, size_t matrix_bytes, int passes, ReadTotal& total) {
+  for (int p = 0; p < passes; ++p) {
+    total.seconds += read_once_seconds(pool, copies.storage.data() + copies.next * copies.stride, matrix_bytes);
+    total.bytes += static_cast<double>(matrix_bytes);
+    copies.next = (copies.next + 1) % copies.count;
+  }
+}
+
+// Copies read before and after a cold GEMV's runs: at least 4, and 128 MiB.
+int near_read_passes(size_t matrix_bytes) {
+  return static_cast<int>(std::max<size_t>(4, ((size_t{128} << 20) + matrix_bytes - 1) / matrix_bytes));
+}
+
 struct Result {
   std::string type;
   Shape shape;
@@ -168,6 +196,7 @@ struct Result {
   bool cold;
   double seconds;  // per product
   double weight_bytes;
+  double near_bandwidth;  // bytes/s of the reads next to a cold GEMV; 0 when warm
 };
 
 struct Context {
@@ -180,6 +209,14 @@ struct Context {
 };
 
 Context* g_context = nullptr;
+
+std::optional<MatmulIsa> matmul_isa_by_name(std::string_view name, const SimdFeatures& simd) {
+  for (const MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Avx512Bf16,
+                              MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
+    if (matmul_isa_name(isa) == name && matmul_isa_usable(isa, simd)) return isa;
+  }
+  return std::nullopt;
+}
 
 constexpr int64_t kRowsPerTask = 64;
 
@@ -212,6 +249,8 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   const auto row_tasks = static_cast<size_t>((shape.rows + kRowsPerTask - 1) / kRowsPerTask);
   ColdCopies* copies = cold ? &cold_copies(w, bytes.size(), ctx.cold_bytes) : nullptr;
   if (copies) state.counters["cold_copies"] = static_cast<double>(copies->count);
+  ReadTotal near_read;
+  if (copies) read_cold_copies(pool, *copies, bytes.size(), near_read_passes(bytes.size()), near_read);
 
   double total_seconds = 0.0;
   for (auto _ : state) {
@@ -234,6 +273,7 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
     total_seconds += took.count();
     benchmark::DoNotOptimize(y.data());
   }
+  if (copies) read_cold_copies(pool, *copies, bytes.size(), near_read_passes(bytes.size()), near_read);
   const auto iterations = static_cast<double>(state.iterations());
   const auto weight = static_cast<double>(bytes.size());
   const double flops = 2.0 * static_cast<double>(batch) * static_cast<double>(shape.rows) *
@@ -243,8 +283,13 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9 * iterations, benchmark::Counter::kIsRate);
   const double seconds = total_seconds / iterations;
   state.counters["fraction_of_read_bw"] = weight / seconds / ctx.bandwidth.bytes_per_second;
-  ctx.results[bench_name(ggml_type_name(type), shape, batch, cold)] = {std::string(ggml_type_name(type)),
-                                                                        shape, batch, cold, seconds, weight};
+  const double near_bandwidth = copies ? near_read.bytes / near_read.seconds : 0.0;
+  if (copies) {
+    state.counters["near_read_GBps"] = near_bandwidth * 1e-9;
+    state.counters["fraction_of_near_read_bw"] = weight / seconds / near_bandwidth;
+  }
+  ctx.results[bench_name(ggml_type_name(type), shape, batch, cold)] = {
+      std::string(ggml_type_name(type)), shape, batch, cold, seconds, weight, near_bandwidth};
 }
 
 void print_summary(const Context& ctx, std::FILE* out) {
@@ -252,10 +297,12 @@ void print_summary(const Context& ctx, std::FILE* out) {
                ctx.bandwidth.bytes_per_second * 1e-9);
   std::fprintf(out,
                "weights: cold = each iteration reads another of >= %zu MiB of copies of the matrix "
-               "(as in decode); warm = one matrix, reused\n",
+               "(as in decode); warm = one matrix, reused\n"
+               "of_bw: weight GB/s / the read bandwidth above; near_bw, of_near_bw: the read rate of "
+               "further cold copies right before and after the run, and the fraction of it\n",
                ctx.cold_bytes >> 20);
-  std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %10s\n", "type", "W rows x k", "batch", "weights",
-               "time_us", "weight_GB/s", "of_bw", "GFLOP/s");
+  std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %8s %10s %10s\n", "type", "W rows x k", "batch", "weights",
+               "time_us", "weight_GB/s", "of_bw", "near_bw", "of_near_bw", "GFLOP/s");
   std::vector<const Result*> rows;
   for (const auto& [name, r] : ctx.results) rows.push_back(&r);
   // Registration order: type, shape, batch, cold before warm.
@@ -277,10 +324,15 @@ void print_summary(const Context& ctx, std::FILE* out) {
     const double gflops = 2.0 * static_cast<double>(r->batch) * static_cast<double>(r->shape.rows) *
                           static_cast<double>(r->shape.k) / r->seconds * 1e-9;
     const std::string shape = std::to_string(r->shape.rows) + "x" + std::to_string(r->shape.k);
-    std::fprintf(out, "%-7s %-11s %6lld %-7s %11.1f %12.2f %8.1f%% %10.1f\n", r->type.c_str(),
+    char near[2][32] = {"-", "-"};
+    if (r->near_bandwidth > 0.0) {
+      std::snprintf(near[0], sizeof near[0], "%.2f", r->near_bandwidth * 1e-9);
+      std::snprintf(near[1], sizeof near[1], "%.1f%%", 100.0 * gbps * 1e9 / r->near_bandwidth);
+    }
+    std::fprintf(out, "%-7s %-11s %6lld %-7s %11.1f %12.2f %8.1f%% %8s %10s %10.1f\n", r->type.c_str(),
                  shape.c_str(), static_cast<long long>(r->batch), r->cold ? "cold" : "warm",
                  r->seconds * 1e6, gbps,
-                 100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, gflops);
+                 100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, near[0], near[1], gflops);
   }
 }
 
@@ -297,6 +349,14 @@ int main(int argc, char** argv) {
   ThreadPool pool(ctx.options.threads);
   const CpuInfo cpu = probe_cpu();
   MatmulKernels kernels(best_matmul_isa(cpu.simd));
+  if (!ctx.options.isa.empty()) {
+    const auto named = matmul_isa_by_name(ctx.options.isa, cpu.simd);
+    if (!named) {
+      std::fprintf(stderr, "unknown matmul ISA %s, or this CPU does not run it\n", ctx.options.isa.c_str());
+      return 2;
+    }
+    kernels = MatmulKernels(*named);
+  }
   ctx.pool = &pool;
   ctx.kernels = &kernels;
   g_context = &ctx;

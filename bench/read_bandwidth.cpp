@@ -1,5 +1,6 @@
 #include "read_bandwidth.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -10,19 +11,42 @@
 namespace pocketllm::bench {
 namespace {
 
-// 64 float lanes: enough independent adds to keep several loads in flight.
-POCKETLLM_SIMD_CLONES float sum_floats(const float* x, size_t n) {
-  constexpr size_t kLanes = 64;
-  float acc[kLanes] = {};
-  for (size_t i = 0; i + kLanes <= n; i += kLanes) {
-    for (size_t j = 0; j < kLanes; ++j) acc[j] += x[i + j];
+constexpr size_t kLanes = 64;
+
+// 64 32-bit lanes: enough independent adds to keep several loads in flight.
+// Integer adds, so that any bytes read alike (no NaN or denormal paths).
+POCKETLLM_SIMD_CLONES uint32_t sum_words(const std::byte* x, size_t n_words) {
+  uint32_t acc[kLanes] = {};
+  for (size_t i = 0; i + kLanes <= n_words; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) {
+      uint32_t word;
+      std::memcpy(&word, x + 4 * (i + j), 4);
+      acc[j] += word;
+    }
   }
-  float total = 0.0f;
-  for (const float a : acc) total += a;
+  uint32_t total = 0;
+  for (const uint32_t a : acc) total += a;
   return total;
 }
 
 }  // namespace
+
+double read_once_seconds(ThreadPool& pool, const std::byte* data, size_t bytes) {
+  const size_t chunks = bytes / (4 * kLanes);
+  const unsigned threads = pool.size();
+  std::vector<uint32_t> sums(threads);
+  const auto start = std::chrono::steady_clock::now();
+  pool.parallel_for(threads, [&](size_t t, unsigned) {
+    const size_t begin = ThreadPool::task_begin(chunks, static_cast<unsigned>(t), threads);
+    const size_t end = ThreadPool::task_begin(chunks, static_cast<unsigned>(t) + 1, threads);
+    sums[t] = sum_words(data + begin * 4 * kLanes, (end - begin) * kLanes);
+  });
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  // Keep the sums observable so the reads cannot be optimised away.
+  volatile uint32_t sink = 0;
+  for (const uint32_t s : sums) sink = sink + s;
+  return took.count();
+}
 
 ReadBandwidth measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int passes) {
   const size_t n = buffer_bytes / sizeof(float) / 64 * 64;
@@ -34,21 +58,11 @@ ReadBandwidth measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int 
     const size_t end = ThreadPool::task_begin(n / 64, static_cast<unsigned>(t) + 1, threads) * 64;
     for (size_t i = begin; i < end; ++i) buffer[i] = static_cast<float>(i & 1023) * 1e-3f;
   });
-  std::vector<float> sums(threads);
   double best = 0.0;
   for (int pass = 0; pass < passes; ++pass) {
-    const auto start = std::chrono::steady_clock::now();
-    pool.parallel_for(threads, [&](size_t t, unsigned) {
-      const size_t begin = ThreadPool::task_begin(n / 64, static_cast<unsigned>(t), threads) * 64;
-      const size_t end = ThreadPool::task_begin(n / 64, static_cast<unsigned>(t) + 1, threads) * 64;
-      sums[t] = sum_floats(buffer.get() + begin, end - begin);
-    });
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    best = std::max(best, static_cast<double>(n * sizeof(float)) / took.count());
+    const double seconds = read_once_seconds(pool, reinterpret_cast<const std::byte*>(buffer.get()), n * sizeof(float));
+    best = std::max(best, static_cast<double>(n * sizeof(float)) / seconds);
   }
-  // Keep the sums observable so the reads cannot be optimised away.
-  volatile float sink = 0.0f;
-  for (const float s : sums) sink = sink + s;
   return {best, n * sizeof(float), threads};
 }
 

@@ -2,6 +2,7 @@
 // STREAM-like read bandwidth: every thread sums its slice of a buffer far
 // larger than the last-level cache; the best of several passes counts.
 #include <cstddef>
+#include <cstdint>
 
 #include "backends/cpu/thread_pool.h"
 
@@ -14,5 +15,10 @@ struct ReadBandwidth {
 };
 
 ReadBandwidth measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int passes);
+
+// Wall seconds that the pool's threads take to read [data, data + bytes)
+// once, each its own slice: one pass of measure_read_bandwidth over any
+// buffer (a tail of less than 256 bytes is left unread).
+double read_once_seconds(ThreadPool& pool, const std::byte* data, size_t bytes);
 
 }  // namespace pocketllm::bench

@@ -3,8 +3,8 @@
 # configurations: release with gcc (warnings are errors), and `asan` with
 # clang (ASan + UBSan over the whole suite, plus the libFuzzer targets run for
 # a bounded time over their seed corpora). Between them, `arm` cross-compiles
-# the CPU kernel tests for aarch64 (NEON, NEON dotprod) and runs them under
-# qemu-user.
+# the CPU kernel tests for aarch64 (NEON, NEON dotprod, NEON i8mm) and runs
+# them under qemu-user.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${ARM_TEST_PACKAGES[@]}"

@@ -44,13 +44,20 @@ void run_gen(const GenOptions& options) {
   std::string type_name = options.type;
   std::transform(type_name.begin(), type_name.end(), type_name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  const std::optional<QuantMix> mix = quant_mix_from_name(type_name);
   const std::optional<GgmlType> type = ggml_type_from_name(type_name);
-  if (!type) throw InputError(fmt::format("gen: unknown tensor type '{}'", options.type));
+  if (!type && !mix) {
+    throw InputError(fmt::format("gen: unknown tensor type '{}' (supported: {})", options.type, kRandomModelTypes));
+  }
 
   RandomModelOptions model;
   model.arch = options.arch;
   model.preset = options.preset;
-  model.type = *type;
+  if (mix) {
+    model.mix = *mix;
+  } else {
+    model.type = *type;
+  }
   model.seed = options.seed;
   model.vocab_path = options.vocab;
   if (options.n_layers != 0) model.n_layers = options.n_layers;
@@ -66,7 +73,9 @@ void add_gen_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("gen", "Write a random-weight GGUF model at a real model's shapes");
   command->add_option("--arch", options->arch, "Architecture (llama)");
   command->add_option("--preset", options->preset, "Shapes to use (--list-presets)");
-  command->add_option("--type", options->type, "Type of the weight matrices: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0");
+  command->add_option("--type", options->type,
+                      "Type of the weight matrices: " + std::string(kRandomModelTypes) +
+                          " (q4_k_m / q5_k_m: llama.cpp's mixes, with Q6_K for output, some attn_v and ffn_down)");
   command->add_option("--vocab", options->vocab,
                       "GGUF file whose tokenizer is copied (e.g. llama.cpp's ggml-vocab-llama-spm.gguf)");
   command->add_option("-o,--output", options->output, "Output GGUF file");

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/quant/block_formats.h"
 #include "backends/cpu/quant/scalar_types.h"
+#include "tools/k_quantizer.h"
 #include "util/error.h"
 
 namespace pocketllm {
@@ -148,6 +149,9 @@ bool has_quantizer(GgmlType type) {
     case GgmlType::Q5_0:
     case GgmlType::Q5_1:
     case GgmlType::Q8_0:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
       return true;
     default:
       return false;
@@ -178,6 +182,9 @@ void quantize_row(GgmlType type, const float* x, void* out, int64_t n) {
     case GgmlType::Q5_0: quant_q5_0(x, out, n); break;
     case GgmlType::Q5_1: quant_q5_1(x, out, n); break;
     case GgmlType::Q8_0: quant_q8_0(x, out, n); break;
+    case GgmlType::Q4_K: quantize_q4_k(x, out, n); break;
+    case GgmlType::Q5_K: quantize_q5_k(x, out, n); break;
+    case GgmlType::Q6_K: quantize_q6_k(x, out, n); break;
     default: break;  // excluded by has_quantizer
   }
 }

@@ -179,6 +179,36 @@ TEST(ForwardBatch, LogitsOnlyForTheRowsAskedFor) {
                          every_row.begin() + static_cast<ptrdiff_t>(5 * vocab)));
 }
 
+// Work is split over output rows and channels, never inside a reduction
+// (thread_pool.h, linear.h): the logits are the same bits for any thread
+// count, also where a share of the 192 FFN channels does not start on a SIMD
+// boundary (5 threads) and the gated activation runs in the matmul's tasks.
+TEST(ForwardBatch, LogitsDoNotDependOnTheThreadCount) {
+  const std::vector<int32_t> ids = {5, 17, 300, 42, 7, 9, 150, 151, 2, 88, 64, 31};
+  for (const char* name : {"golden/llama3", "golden/gemma3"}) {
+    std::vector<float> one_thread;
+    for (unsigned threads : {1u, 2u, 3u, 5u}) {
+      ModelLoadOptions load_options;
+      load_options.n_threads = threads;
+      std::unique_ptr<Model> model = Model::load(test_data_path(name), load_options);
+      KvCacheOptions options;
+      options.n_blocks = 8;
+      PagedKvCache cache(model->desc(), options);
+      ASSERT_TRUE(cache.reserve(0, static_cast<uint32_t>(ids.size())));
+      ForwardBatch batch;
+      batch.add_sequence_chunk(0, ids.data(), ids.size(), 0, true, true);
+      std::vector<float> logits;
+      model->forward(batch, cache, logits);
+      ASSERT_EQ(logits.size(), ids.size() * model->desc().vocab_size);
+      if (threads == 1) {
+        one_thread = logits;
+      } else {
+        EXPECT_TRUE(logits == one_thread) << name << " on " << threads << " threads";
+      }
+    }
+  }
+}
+
 TEST(ForwardBatch, RefusesTokenIdsOutsideTheVocabulary) {
   std::unique_ptr<Model> model = load(test_data_path("golden/llama3"));
   KvCacheOptions options;

@@ -443,14 +443,7 @@ struct PortableQuantizedAttention {
 
 // The model's heads at the usual scale 1 / sqrt(dk), with `window`.
 AttentionParams attention_params_of(const ModelDesc& d, uint32_t window) {
-  AttentionParams p;
-  p.n_heads = d.n_heads;
-  p.n_kv_heads = d.n_kv_heads;
-  p.head_dim_k = d.head_dim_k;
-  p.head_dim_v = d.head_dim_v;
-  p.scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim_k));
-  p.window = window;
-  return p;
+  return test_support::attention_params(d, 1.0f, window);
 }
 
 // Stores a random token of sequence 0 at `pos` in both layers (reserved by

@@ -1,13 +1,15 @@
 // Matmul kernels of every ISA this CPU runs, against the reference
 // dequantizer and a double-precision dot product, on random blocks (all
 // quant bit patterns, sane scales), with shapes that are not multiples of
-// any tile: 37 rows (row tiles 16 and 4), 1 / 5 / 9 / 16 / 37 tokens (token
-// tile 4, panels of 16), block
+// any tile: 37 rows (row tiles 16 and 4), 1 / 5 / 7 / 16 / 37 tokens (token
+// tile 4: last tiles of 1 and 3; panels of 16), block
 // counts that are odd (paired-block loops) and f32 lengths with tails.
 //
 // Tolerance per output, stated from the arithmetic:
 //  - activation quantization (Q8x32 / Q8_K): each x_i is off by at most
 //    amax(block of i) / 254, so |error| <= sum_i |w_i| * amax_b(i) / 254;
+//    split in two bf16 (Bf16, for BF16 weights on Avx512Bf16): each x_i is
+//    off by at most 2^-16 |x_i|, so |error| <= 2^-16 sum_i |w_i x_i|;
 //  - f32 rounding of the sums: at most (k/8 + 64) * 2^-24 * sum_i |w_i x_i|
 //    (terms per lane chain plus the horizontal reduction and scale products),
 //    with a factor 2 of headroom.
@@ -23,11 +25,13 @@
 #include <vector>
 
 #include "backends/cpu/matmul/matmul.h"
+#include "backends/cpu/matmul/matmul_kernel_table.h"
 #include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 #include "backends/cpu/quant/block_formats.h"
 #include "backends/cpu/quant/dequantize.h"
 #include "backends/cpu/quant/scalar_types.h"
+#include "test_matmul_inputs.h"
 #include "util/error.h"
 
 namespace pocketllm {
@@ -82,13 +86,7 @@ std::vector<std::byte> random_weights(GgmlType type, int64_t rows, int64_t k, st
   return w;
 }
 
-std::vector<float> random_activations(int64_t n, int64_t k, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n * k));
-  // Magnitudes that change every 32 elements exercise per-block scales.
-  for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng) * ((i / 32) % 3 == 0 ? 0.05f : 2.0f);
-  return x;
-}
+using test_support::random_activations;
 
 int64_t k_for(GgmlType type) {
   switch (ggml_type_traits(type).block_size) {
@@ -133,6 +131,7 @@ std::vector<Bound> reference(GgmlType type, ActivationFormat act, const std::vec
         }
         if (qblock != 0) quant_err += wsum * amax / 254.0;
       }
+      if (act == ActivationFormat::Bf16) quant_err = std::ldexp(abs_dot, -16);
       const double rounding = 2.0 * (static_cast<double>(k) / 8 + 64) * std::ldexp(1.0, -24) *
                               (abs_dot + quant_err);
       out[static_cast<size_t>(t * rows + r)] = {dot, quant_err * 1.0001 + rounding};
@@ -141,11 +140,17 @@ std::vector<Bound> reference(GgmlType type, ActivationFormat act, const std::vec
   return out;
 }
 
+// The activation blocks of n tokens for `type`: panels are Q8x32 whatever
+// the row format (Q4_K's panels: a tighter bound than Q8_K's).
+ActivationFormat quantized_as(const MatmulKernels& kernels, GgmlType type, int64_t n) {
+  return kernels.uses_panels(type, n) ? ActivationFormat::Q8x32 : kernels.activation_format(type);
+}
+
 std::vector<MatmulIsa> usable_isas() {
   const SimdFeatures simd = probe_cpu().simd;
   std::vector<MatmulIsa> isas;
-  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Neon,
-                         MatmulIsa::NeonDotprod}) {
+  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Avx512Bf16,
+                         MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
     if (matmul_isa_usable(isa, simd)) isas.push_back(isa);
   }
   return isas;
@@ -164,13 +169,13 @@ TEST(Matmul, EveryIsaAndTypeMatchesReferenceWithinBound) {
       const WeightMatrix w{type, w_bytes.data(), rows, k};
       // 16 and 37 tokens take the panel GEMM where the ISA has one (37: a
       // padded last panel).
-      for (int64_t n : {1, 5, 9, 16, 37}) {
+      for (int64_t n : {1, 5, 7, 16, 37}) {
         const auto x = random_activations(n, k, rng);
         for (MatmulIsa isa : isas) {
           SCOPED_TRACE(std::string(ggml_type_name(type)) + " k=" + std::to_string(k) + " n=" + std::to_string(n) +
                        " " + std::string(matmul_isa_name(isa)));
           const MatmulKernels kernels(isa);
-          const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
+          const auto ref = reference(type, quantized_as(kernels, type, n), w_bytes, rows, k, x, n);
           std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
           matmul(kernels, w, x.data(), n, y.data());
           for (size_t i = 0; i < y.size(); ++i) {
@@ -273,7 +278,7 @@ TEST_P(RepackedMatmul, MatchesReferenceSplitsAndRoundTrips) {
       for (int64_t n = 1; n <= 37; ++n) {
         SCOPED_TRACE(std::string(matmul_isa_name(isa)) + " k=" + std::to_string(k) + " n=" + std::to_string(n));
         const auto x = random_activations(n, k, rng);
-        const auto ref = reference(type, kernels.activation_format(type), w_bytes, rows, k, x, n);
+        const auto ref = reference(type, quantized_as(kernels, type, n), w_bytes, rows, k, x, n);
         const auto whole = product_in_pieces(kernels, w, x.data(), n, {0, rows});
         for (size_t i = 0; i < whole.size(); ++i) {
           ASSERT_NEAR(whole[i], ref[i].reference, ref[i].tolerance) << "output " << i;
@@ -303,10 +308,59 @@ TEST_P(RepackedMatmul, MatchesReferenceSplitsAndRoundTrips) {
 
 INSTANTIATE_TEST_SUITE_P(Rows8Types, RepackedMatmul,
                          testing::Values(GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::IQ4_NL, GgmlType::MXFP4,
-                                         GgmlType::Q4_K),
+                                         GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),
                          [](const testing::TestParamInfo<GgmlType>& param) {
                            return std::string(ggml_type_name(param.param));
                          });
+
+// NeonI8mm has SMMLA kernels for the integer formats (Q8x32 and Q8_K
+// activations). They are held to the f64-reference bound above, not to
+// NeonDotprod's bits: they sum each block exactly in int32 and then once in
+// f32 per output, where SDOT keeps 4 lane sums (RowSplitsGiveBitIdenticalResults:
+// a token's bits do not depend on its batch or row split). The float types
+// run NeonDotprod's kernel itself; and without i8mm (qemu -cpu neoverse-n1,
+// a second CTest run of this file) dispatch picks NeonDotprod.
+TEST(Matmul, NeonI8mmUsesSmmlaForIntegerFormatsAndDotprodElsewhere) {
+  SimdFeatures simd = probe_cpu().simd;
+  std::printf("simd: dotprod %d i8mm %d; best ISA %s\n", simd.dotprod, simd.i8mm,
+              std::string(matmul_isa_name(best_matmul_isa(simd))).c_str());
+  if (matmul_isa_usable(MatmulIsa::NeonI8mm, simd)) {
+    EXPECT_EQ(best_matmul_isa(simd), MatmulIsa::NeonI8mm);
+  }
+  if (!matmul_isa_usable(MatmulIsa::NeonDotprod, simd)) GTEST_SKIP() << "no Arm dotprod";
+  simd.i8mm = false;
+  EXPECT_FALSE(matmul_isa_usable(MatmulIsa::NeonI8mm, simd));
+  EXPECT_EQ(best_matmul_isa(simd), MatmulIsa::NeonDotprod);
+  for (GgmlType type : kTypes) {
+    const matmul_detail::TypeKernel i8mm = matmul_detail::neon_i8mm_kernel(type);
+    const matmul_detail::TypeKernel dotprod = matmul_detail::neon_dotprod_kernel(type);
+    EXPECT_EQ(i8mm.activation, dotprod.activation) << ggml_type_name(type);
+    EXPECT_EQ(i8mm.fn == dotprod.fn, dotprod.activation == ActivationFormat::F32) << ggml_type_name(type);
+  }
+}
+
+// SMMLA pairs tokens (a lone one with itself) and rows: still, each token
+// alone gives the bits it gets in a batch of 7 (tiles of 4 + 3, both lanes
+// of a pair), for rows in full and partial 4-row tiles.
+TEST(Matmul, NeonI8mmTokenBitsDoNotDependOnTheBatch) {
+  if (!matmul_isa_usable(MatmulIsa::NeonI8mm, probe_cpu().simd)) GTEST_SKIP() << "no i8mm";
+  const MatmulKernels kernels(MatmulIsa::NeonI8mm);
+  std::mt19937 rng(7);
+  const int64_t rows = 9;
+  const int64_t n = 7;
+  for (GgmlType type : {GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+    SCOPED_TRACE(ggml_type_name(type));
+    const int64_t k = k_for(type);
+    const auto w_bytes = random_weights(type, rows, k, rng);
+    const WeightMatrix w{type, w_bytes.data(), rows, k};
+    const auto x = random_activations(n, k, rng);
+    const auto batch = product_in_pieces(kernels, w, x.data(), n, {0, rows});
+    for (int64_t t = 0; t < n; ++t) {
+      const auto alone = product_in_pieces(kernels, w, x.data() + t * k, 1, {0, rows});
+      expect_same_bits(alone.data(), batch.data() + t * rows, static_cast<size_t>(rows));
+    }
+  }
+}
 
 TEST(Matmul, RejectsMismatchedInputs) {
   const MatmulKernels kernels(best_matmul_isa(probe_cpu().simd));

@@ -1,8 +1,10 @@
 #pragma once
 // Model shapes shared by the unit tests that build a KV cache or run
 // attention without a model file (header-only, as test_support.h).
+#include <cmath>
 #include <cstdint>
 
+#include "backends/cpu/attention/paged_attention.h"
 #include "model/model_desc.h"
 
 namespace pocketllm::test_support {
@@ -20,6 +22,18 @@ inline ModelDesc two_layer_desc(uint32_t n_heads, uint32_t n_kv_heads, uint32_t 
   d.sliding_window = window;
   d.layer_sliding = {false, window > 0};
   return d;
+}
+
+// The model's heads at `scale_factor` / sqrt(dk), keys limited to `window`.
+inline AttentionParams attention_params(const ModelDesc& d, float scale_factor, uint32_t window) {
+  AttentionParams p;
+  p.n_heads = d.n_heads;
+  p.n_kv_heads = d.n_kv_heads;
+  p.head_dim_k = d.head_dim_k;
+  p.head_dim_v = d.head_dim_v;
+  p.scale = scale_factor / std::sqrt(static_cast<float>(d.head_dim_k));
+  p.window = window;
+  return p;
 }
 
 }  // namespace pocketllm::test_support

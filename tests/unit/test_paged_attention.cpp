@@ -120,17 +120,10 @@ double relative_error(const std::vector<float>& ours, const std::vector<float>& 
   return std::sqrt(diff / norm);
 }
 
+// Twice the usual scale: peakier softmax, so that mistakes in which keys are
+// visible show.
 AttentionParams params_for(const ModelDesc& d, uint32_t layer) {
-  AttentionParams p;
-  p.n_heads = d.n_heads;
-  p.n_kv_heads = d.n_kv_heads;
-  p.head_dim_k = d.head_dim_k;
-  p.head_dim_v = d.head_dim_v;
-  // Twice the usual scale: peakier softmax, so that mistakes in which keys
-  // are visible show.
-  p.scale = 2.0f / std::sqrt(static_cast<float>(d.head_dim_k));
-  p.window = d.layer_is_sliding(layer) ? d.sliding_window : 0;
-  return p;
+  return test_support::attention_params(d, 2.0f, d.layer_is_sliding(layer) ? d.sliding_window : 0);
 }
 
 // Attention of random queries at positions [from, to) of `seq` in `layer`
@@ -332,8 +325,7 @@ TEST(PagedAttention, SplitPartitionsMatchSequentialBitForBit) {
                                         partials.data() + (part - parts.first) * attention_partial_floats(p),
                                         scratch);
             }
-            paged_attention_merge(p, o.block_tokens, h.cache().v_layout(), g, partials.data(), parts.count(),
-                                  split.data());
+            paged_attention_merge(p, h.cache().v_layout(), g, partials.data(), parts.count(), split.data());
           }
           ASSERT_EQ(0, std::memcmp(sequential.data(), split.data(), split.size() * sizeof(float)));
           if (dtype == KvDtype::F32) {

@@ -3,7 +3,10 @@
 // a row-wise reduction gives bit-identical results with 1, 2 and 4 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <utility>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -81,6 +84,49 @@ TEST(ThreadPool, WorkerExceptionReachesCallerAndPoolStaysUsable) {
   std::atomic<int> after{0};
   pool.parallel_for(8, [&](size_t, unsigned) { after.fetch_add(1); });
   EXPECT_EQ(after.load(), 8);
+}
+
+// parallel_chunks: the claims tile [0, n) exactly (each unit once), every
+// claim but a last short one has at least min_chunk units, the first claim is
+// 1/(2T) of the whole when that is larger, and exceptions reach the caller.
+TEST(ThreadPool, ChunksCoverEveryUnitOnceInClaimsOfAtLeastTheMinimum) {
+  for (const unsigned threads : {1u, 2u, 3u, 4u}) {
+    ThreadPool pool(threads);
+    for (const size_t n : {size_t{0}, size_t{1}, size_t{5}, size_t{64}, size_t{257}, size_t{10000}}) {
+      for (const size_t min_chunk : {size_t{0}, size_t{1}, size_t{4}}) {
+        std::vector<std::atomic<int>> runs(n);
+        std::mutex mutex;
+        std::vector<std::pair<size_t, size_t>> claims;
+        pool.parallel_chunks(n, min_chunk, [&](size_t begin, size_t end, unsigned thread) {
+          EXPECT_LT(thread, threads);
+          for (size_t u = begin; u < end; ++u) runs[u].fetch_add(1);
+          const std::lock_guard<std::mutex> lock(mutex);
+          claims.emplace_back(begin, end);
+        });
+        for (size_t u = 0; u < n; ++u) EXPECT_EQ(runs[u].load(), 1) << "n=" << n << " unit=" << u;
+        std::sort(claims.begin(), claims.end());
+        const size_t least = std::max<size_t>(1, min_chunk);
+        for (size_t i = 0; i < claims.size(); ++i) {
+          const size_t size = claims[i].second - claims[i].first;
+          if (i + 1 < claims.size()) {
+            EXPECT_GE(size, least) << "n=" << n << " T=" << threads;
+            EXPECT_EQ(claims[i].second, claims[i + 1].first);
+          }
+        }
+        if (n > 0) {
+          EXPECT_EQ(claims.front().first, 0u);
+          EXPECT_EQ(claims.back().second, n);
+          EXPECT_EQ(claims.front().second, n <= least ? n : std::max(least, n / (2 * threads)));
+        }
+      }
+    }
+  }
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.parallel_chunks(100, 1,
+                                    [](size_t begin, size_t, unsigned) {
+                                      if (begin > 50) throw std::runtime_error("late unit");
+                                    }),
+               std::runtime_error);
 }
 
 TEST(ThreadPool, NestedParallelForIsALogicError) {

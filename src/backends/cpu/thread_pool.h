@@ -58,6 +58,34 @@ class ThreadPool {
     run(n_tasks, &invoke<F>, const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
+  // The dynamic form, for memory-bound work such as a decode step's matrix-
+  // vector products: fn(begin, end, thread) over chunks of [0, n_units) that
+  // the threads claim as they go, a claim taking 1/(2T) of what is left but
+  // at least min_chunk units (guided self-scheduling). A thread that the
+  // machine slows down takes less, so all finish within one small chunk of
+  // each other; a static split waits for the slowest share. Which thread runs
+  // a unit depends on timing, so fn must give a unit the same result whoever
+  // runs it (write only that unit's outputs).
+  template <typename Fn>
+  void parallel_chunks(size_t n_units, size_t min_chunk, Fn&& fn) {
+    struct alignas(64) NextUnit {
+      std::atomic<size_t> value{0};
+    } next;
+    const size_t divisor = 2 * size_t{n_threads_};
+    const size_t least = min_chunk == 0 ? 1 : min_chunk;
+    parallel_for(n_threads_, [&](size_t, unsigned thread) {
+      size_t begin = next.value.load(std::memory_order_relaxed);
+      for (;;) {
+        if (begin >= n_units) return;
+        const size_t share = (n_units - begin) / divisor;
+        const size_t end = n_units - begin <= least ? n_units : begin + (share > least ? share : least);
+        if (!next.value.compare_exchange_weak(begin, end, std::memory_order_relaxed)) continue;
+        fn(begin, end, thread);
+        begin = next.value.load(std::memory_order_relaxed);
+      }
+    });
+  }
+
  private:
   using TaskFn = void (*)(void* ctx, size_t task, unsigned thread);
 

@@ -108,7 +108,7 @@ bool attend_split(const AttentionRun& run, const AttentionParams& params, uint32
     const auto kv_head = static_cast<uint32_t>(task % n_kv_heads);
     const uint32_t count = work.partitions[i].count();
     float* first = partials + (work.partial_offsets[i] + size_t{kv_head} * count) * partial_floats;
-    paged_attention_merge(params, bt, run.cache.v_layout(), kv_head, first, count, run.attn + i * out_dim);
+    paged_attention_merge(params, run.cache.v_layout(), kv_head, first, count, run.attn + i * out_dim);
   });
   return true;
 }

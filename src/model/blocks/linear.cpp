@@ -1,5 +1,6 @@
 #include "model/blocks/linear.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pocketllm {
@@ -9,8 +10,17 @@ namespace {
 // (decode steps of tiny models): the calling thread does the work alone.
 constexpr int64_t kParallelMinMacs = 1 << 16;
 
-// Runs outputs that share one activation format on one prepared X.
-void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> group) {
+// Dynamic chunks of matrix-vector products: whole 8-row groups of the
+// repacked layouts, at least 32 rows per claim (~36 KB of a 2048-wide Q4_0
+// matrix) so that claiming costs little next to the streaming.
+constexpr int64_t kRowsPerUnit = 8;
+constexpr size_t kMinUnitsPerClaim = 4;
+
+// Runs outputs that share one activation format (and panel choice) on one prepared X.
+// The epilogue, when given, runs after this group's rows: the caller passes
+// it to the last group only, once the earlier groups have finished.
+void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> group,
+               const RowEpilogue* epilogue) {
   const WeightMatrix& first = *group.front().w;
   const size_t bytes = ctx.kernels.activation_bytes(first.type, n, first.k);
   if (ctx.activation_scratch.size() < bytes) ctx.activation_scratch.resize(bytes);
@@ -28,10 +38,31 @@ void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const Linea
       MatmulKernels::quantize_tokens(a, 0, n);
     }
   }
+  int64_t max_rows = 0;
+  for (const LinearOutput& out : group) max_rows = std::max(max_rows, out.w->rows);
+  // Rows [begin, end) of every output that has them, then their epilogue.
+  const auto run_rows = [&](int64_t begin, int64_t end) {
+    for (const LinearOutput& out : group) {
+      const int64_t last = std::min(end, out.w->rows);
+      if (begin < last) ctx.kernels.multiply_rows(*out.w, a, out.y, out.ldy, begin, last);
+    }
+    if (epilogue != nullptr) epilogue->fn(epilogue->context, begin, std::min(end, first.rows));
+  };
   if (!parallel) {
-    for (const LinearOutput& out : group) ctx.kernels.multiply_rows(*out.w, a, out.y, out.ldy, 0, out.w->rows);
+    run_rows(0, max_rows);
     return;
   }
+  if (!a.panels) {
+    // Matrix-vector products stream the weights once: chunks claimed as the
+    // threads go keep both streams busy to the end (ThreadPool::parallel_chunks).
+    const auto units = static_cast<size_t>((max_rows + kRowsPerUnit - 1) / kRowsPerUnit);
+    ctx.pool.parallel_chunks(units, kMinUnitsPerClaim, [&](size_t begin, size_t end, unsigned) {
+      run_rows(static_cast<int64_t>(begin) * kRowsPerUnit,
+               std::min(max_rows, static_cast<int64_t>(end) * kRowsPerUnit));
+    });
+    return;
+  }
+  // Panels (prefill GEMMs, compute-bound): a static share of every output's rows.
   const unsigned n_threads = ctx.pool.size();
   ctx.pool.parallel_for(n_threads, [&](size_t task, unsigned) {
     const auto t = static_cast<unsigned>(task);
@@ -41,23 +72,40 @@ void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const Linea
       const auto end = static_cast<int64_t>(ThreadPool::task_begin(rows, t + 1, n_threads));
       ctx.kernels.multiply_rows(*out.w, a, out.y, out.ldy, begin, end);
     }
+    if (epilogue != nullptr) {
+      const auto rows = static_cast<size_t>(first.rows);
+      epilogue->fn(epilogue->context, static_cast<int64_t>(ThreadPool::task_begin(rows, t, n_threads)),
+                   static_cast<int64_t>(ThreadPool::task_begin(rows, t + 1, n_threads)));
+    }
   });
 }
 
 }  // namespace
 
-void run_linear(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> outputs) {
+void run_linear(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> outputs,
+                const RowEpilogue* epilogue) {
   if (n == 0) return;
+  if (epilogue != nullptr) {
+    for (const LinearOutput& out : outputs) {
+      if (out.w->rows != outputs.front().w->rows) {
+        throw std::invalid_argument("run_linear: an epilogue needs outputs with equal row counts");
+      }
+    }
+  }
   size_t i = 0;
   while (i < outputs.size()) {
     const WeightMatrix& w = *outputs[i].w;
-    const ActivationFormat format = ctx.kernels.activation_format(w.type);
+    // One prepared X serves one activation format, as panels or as rows.
+    const auto shares_x = [&](GgmlType type) {
+      return ctx.kernels.activation_format(type) == ctx.kernels.activation_format(w.type) &&
+             ctx.kernels.uses_panels(type, n) == ctx.kernels.uses_panels(w.type, n);
+    };
     size_t j = i + 1;
-    while (j < outputs.size() && ctx.kernels.activation_format(outputs[j].w->type) == format) {
+    while (j < outputs.size() && shares_x(outputs[j].w->type)) {
       if (outputs[j].w->k != w.k) throw std::invalid_argument("run_linear: outputs differ in k");
       ++j;
     }
-    run_group(ctx, x, n, outputs.subspan(i, j - i));
+    run_group(ctx, x, n, outputs.subspan(i, j - i), j == outputs.size() ? epilogue : nullptr);
     i = j;
   }
 }

@@ -19,8 +19,18 @@ struct LinearOutput {
   int64_t ldy = 0;
 };
 
-// X [n x k] f32 row-major (k = every output's w.k).
-void run_linear(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> outputs);
+// Work on rows [row_begin, row_end) of every output, for all n tokens, run by
+// the task that computed those rows right after it did (a gated FFN's
+// activation, say): no extra fork/join, no serial pass over the outputs.
+struct RowEpilogue {
+  void (*fn)(const void* context, int64_t row_begin, int64_t row_end) = nullptr;
+  const void* context = nullptr;
+};
+
+// X [n x k] f32 row-major (k = every output's w.k). With an epilogue, every
+// output has the same number of rows.
+void run_linear(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> outputs,
+                const RowEpilogue* epilogue = nullptr);
 
 inline void run_linear(CpuContext& ctx, const float* x, int64_t n, const WeightMatrix& w, float* y) {
   const LinearOutput out{&w, y, w.rows};

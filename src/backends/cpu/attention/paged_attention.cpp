@@ -514,10 +514,9 @@ void paged_attention_partition(const AttentionParams& params, const PagedKvCache
   attend_blocks(params, cache, layer, s, kv_head, b0, b1, &row, &st, 1, scratch);
 }
 
-void paged_attention_merge(const AttentionParams& params, uint32_t block_tokens, KvLayout v_layout,
-                           uint32_t kv_head, float* partials, uint32_t n_partitions, float* out) {
+void paged_attention_merge(const AttentionParams& params, KvLayout v_layout, uint32_t kv_head,
+                           float* partials, uint32_t n_partitions, float* out) {
   Setup s;
-  s.bt = block_tokens;
   s.dv = params.head_dim_v;
   if (params.n_kv_heads == 0 || params.n_heads % params.n_kv_heads != 0 || kv_head >= params.n_kv_heads) {
     fail("merge: KV head out of range");

@@ -116,8 +116,8 @@ void paged_attention_partition(const AttentionParams& params, const PagedKvCache
 // Merges a row's n_partitions consecutive partials of one KV head (first
 // partition first; overwrites the first) and writes that head group's
 // outputs into out [n_heads * head_dim_v].
-void paged_attention_merge(const AttentionParams& params, uint32_t block_tokens, KvLayout v_layout,
-                           uint32_t kv_head, float* partials, uint32_t n_partitions, float* out);
+void paged_attention_merge(const AttentionParams& params, KvLayout v_layout, uint32_t kv_head,
+                           float* partials, uint32_t n_partitions, float* out);
 
 // Query rows of one sequence (a prefill chunk's, say): row i at positions[i]
 // has its query at q + i * q_stride and its output at out + i * out_stride

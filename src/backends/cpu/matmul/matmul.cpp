@@ -21,6 +21,8 @@ std::string_view matmul_isa_name(MatmulIsa isa) {
     case MatmulIsa::Avx512: return "avx512";
     case MatmulIsa::Neon: return "neon";
     case MatmulIsa::NeonDotprod: return "neon_dotprod";
+    case MatmulIsa::NeonI8mm: return "neon_i8mm";
+    case MatmulIsa::Avx512Bf16: return "avx512_bf16";
   }
   return "?";
 }
@@ -34,23 +36,28 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
     case MatmulIsa::Avx512:
       return simd.avx2 && simd.fma && simd.f16c && simd.avx512f && simd.avx512bw &&
              simd.avx512vl && simd.avx512_vnni;
+    case MatmulIsa::Avx512Bf16: return matmul_isa_usable(MatmulIsa::Avx512, simd) && simd.avx512_bf16;
 #else
     case MatmulIsa::Avx2:
-    case MatmulIsa::Avx512: return false;
+    case MatmulIsa::Avx512:
+    case MatmulIsa::Avx512Bf16: return false;
 #endif
 #if defined(__aarch64__)
     case MatmulIsa::Neon: return true;  // Advanced SIMD is mandatory on aarch64
     case MatmulIsa::NeonDotprod: return simd.dotprod;
+    case MatmulIsa::NeonI8mm: return simd.dotprod && simd.i8mm;
 #else
     case MatmulIsa::Neon:
-    case MatmulIsa::NeonDotprod: return false;
+    case MatmulIsa::NeonDotprod:
+    case MatmulIsa::NeonI8mm: return false;
 #endif
   }
   return false;
 }
 
 MatmulIsa best_matmul_isa(const SimdFeatures& simd) {
-  for (MatmulIsa isa : {MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::NeonDotprod, MatmulIsa::Neon}) {
+  for (MatmulIsa isa : {MatmulIsa::Avx512Bf16, MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::NeonI8mm,
+                        MatmulIsa::NeonDotprod, MatmulIsa::Neon}) {
     if (matmul_isa_usable(isa, simd)) return isa;
   }
   return MatmulIsa::Scalar;
@@ -71,6 +78,8 @@ TypeKernel kernel_for(MatmulIsa isa, GgmlType type) {
     case MatmulIsa::Avx512: k = matmul_detail::avx512_kernel(type); break;
     case MatmulIsa::Neon: k = matmul_detail::neon_kernel(type); break;
     case MatmulIsa::NeonDotprod: k = matmul_detail::neon_dotprod_kernel(type); break;
+    case MatmulIsa::NeonI8mm: k = matmul_detail::neon_i8mm_kernel(type); break;
+    case MatmulIsa::Avx512Bf16: k = matmul_detail::avx512_bf16_kernel(type); break;
   }
   return k.fn != nullptr ? k : matmul_detail::scalar_kernel(type);
 }
@@ -80,6 +89,9 @@ size_t activation_row_bytes(ActivationFormat format, int64_t k) {
     case ActivationFormat::F32: return 0;
     case ActivationFormat::Q8x32: return static_cast<size_t>(k / kQK32) * sizeof(BlockQ8x32);
     case ActivationFormat::Q8K: return static_cast<size_t>(k / kQKK) * sizeof(BlockQ8_K);
+    case ActivationFormat::Bf16:
+      return static_cast<size_t>((k + kBf16SplitLanes - 1) / kBf16SplitLanes * 2 * kBf16SplitLanes) *
+             sizeof(uint16_t);
   }
   return 0;
 }
@@ -177,6 +189,9 @@ void MatmulKernels::quantize_tokens(const PreparedActivations& a, int64_t token_
       case ActivationFormat::Q8K:
         quantize_row_q8_k(x, reinterpret_cast<BlockQ8_K*>(row), a.k);
         break;
+      case ActivationFormat::Bf16:
+        split_row_bf16(x, reinterpret_cast<uint16_t*>(row), a.k);
+        break;
     }
   }
 }
@@ -197,7 +212,7 @@ void MatmulKernels::repack(const WeightMatrix& w, WeightLayout layout, std::span
     case WeightLayout::Gguf: std::copy(src, src + out.size(), dst); return;
     case WeightLayout::Rows8:
       if (!matmul_detail::has_rows8_layout(w.type) || w.rows % matmul_detail::kRows8 != 0) {
-        throw InputError("matmul: Rows8 needs Q4_0, Q8_0, IQ4_NL, MXFP4 or Q4_K with a multiple of 8 rows");
+        throw InputError("matmul: Rows8 needs Q4_0, Q8_0, IQ4_NL, MXFP4, Q4_K, Q5_K or Q6_K with a multiple of 8 rows");
       }
       for (int64_t r = 0; r < w.rows; r += matmul_detail::kRows8) {
         const size_t offset = static_cast<size_t>(r) * row_bytes;
@@ -210,7 +225,7 @@ void MatmulKernels::repack(const WeightMatrix& w, WeightLayout layout, std::span
 void MatmulKernels::multiply_rows(const WeightMatrix& w, const PreparedActivations& a, float* y,
                                   int64_t ldy, int64_t row_begin, int64_t row_end) const {
   const TypeKernel k = kernel_for(isa_, w.type);
-  if (k.fn == nullptr || k.activation != a.format || a.k != w.k) {
+  if (k.fn == nullptr || k.activation != a.format || a.k != w.k || (a.panels && !k.panels)) {
     throw InputError("matmul: activations were not prepared for this " +
                      std::string(ggml_type_name(w.type)) + " matrix");
   }

@@ -14,8 +14,8 @@
 //
 // Layout: weights are used in place, in their GGUF block layout (zero copy),
 // except where preferred_layout asks for a repack at load time (Q4_0, Q8_0,
-// IQ4_NL, MXFP4 and Q4_K on AVX-512: 8-row interleaved blocks, 2-3x less
-// CPU time per decode GEMV). Batches of kPanelMinTokens or more take the
+// IQ4_NL, MXFP4, Q4_K, Q5_K and Q6_K on AVX-512: 8-row interleaved blocks,
+// 2-3x less CPU time per decode GEMV). Batches of kPanelMinTokens or more take the
 // activations as token panels (see PreparedActivations), so the GEMM needs
 // no weight repack. A token's result can differ in the last bits between a
 // batch below and a batch above that size (another summation order), never
@@ -33,20 +33,27 @@ namespace pocketllm {
 
 // Instruction sets with their own kernels. Scalar dequantizes to f32 and is
 // the fallback for types an ISA has no kernel for.
-enum class MatmulIsa { Scalar, Avx2, Avx512, Neon, NeonDotprod };
+enum class MatmulIsa { Scalar, Avx2, Avx512, Neon, NeonDotprod, NeonI8mm, Avx512Bf16 };
 std::string_view matmul_isa_name(MatmulIsa isa);
 
 // Whether this build has kernels for `isa` and `simd` can run them.
 // Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
-// (the int8 dot is vpdpbusd); Neon needs an aarch64 build, NeonDotprod
-// also dotprod (SDOT).
+// (the int8 dot is vpdpbusd); Avx512Bf16 is Avx512 plus avx512_bf16
+// (BF16 weights by vdpbf16ps against activations split in two bf16, hi + lo,
+// twice per product; the other types take the Avx512 kernels; first choice
+// of best_matmul_isa where usable); Neon needs an aarch64 build, NeonDotprod
+// also dotprod (SDOT), NeonI8mm dotprod and i8mm (SMMLA for the integer
+// formats, the NeonDotprod kernels for f32 / f16 / bf16).
 bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd);
 MatmulIsa best_matmul_isa(const SimdFeatures& simd);
 
-enum class ActivationFormat { F32, Q8x32, Q8K };
+// Bf16: each x split in two bf16, hi + lo (split_row_bf16), per token 32 hi
+// then 32 lo per 32 elements, zero-padded: 64 * ceil(k / 32) uint16;
+// hi + lo within 2^-16 |x| of x per element.
+enum class ActivationFormat { F32, Q8x32, Q8K, Bf16 };
 
 // How a matrix's blocks are ordered. Gguf: row after row, as in the file.
-// Rows8 (Q4_0, Q8_0, IQ4_NL, MXFP4 and Q4_K, where preferred_layout says
+// Rows8 (Q4_0, Q8_0, IQ4_NL, MXFP4, Q4_K, Q5_K and Q6_K, where preferred_layout says
 // so): rows in groups of 8 with their blocks interleaved (rows8_layout.h),
 // same size; made at load time by MatmulKernels::repack, so that the decode
 // GEMV takes 8 rows per vector.
@@ -64,8 +71,8 @@ struct WeightMatrix {
 };
 
 // X [n x k] f32 row-major, and its quantized form when the kernel wants one:
-// n rows of row_bytes each (k/32 BlockQ8x32 or k/256 BlockQ8_K), or, where
-// the ISA has a GEMM micro-kernel for the format and n >= kPanelMinTokens,
+// n rows of row_bytes each (k/32 BlockQ8x32, k/256 BlockQ8_K or a bf16 split), or, where
+// the ISA has a GEMM micro-kernel for the weight type and n >= kPanelMinTokens,
 // ceil(n / 16) panels of k/32 Q8x32PanelBlock (16 tokens side by side; the
 // padding lanes of the last panel zeroed) instead of rows.
 struct PreparedActivations {

@@ -13,18 +13,10 @@
 
 #define POCKETLLM_X86_NS avx2
 #define POCKETLLM_X86_VNNI 0
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#define POCKETLLM_TARGET "avx2,fma,f16c"
+#include "backends/cpu/target_begin.inc"
 #include "backends/cpu/matmul/matmul_x86_kernels.inc"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "backends/cpu/target_end.inc"
 
 namespace pocketllm::matmul_detail {
 TypeKernel avx2_kernel(GgmlType type) { return avx2::kernel(type); }

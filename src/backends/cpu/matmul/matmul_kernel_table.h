@@ -12,9 +12,9 @@ using MultiplyRowsFn = void (*)(const WeightMatrix& w, const PreparedActivations
 struct TypeKernel {
   ActivationFormat activation = ActivationFormat::F32;
   MultiplyRowsFn fn = nullptr;
-  // `fn` also takes panel activations (PreparedActivations::panels). The same
-  // for every type of one activation format within one ISA, since one
-  // prepared X serves a group of matrices of that format.
+  // `fn` also takes panel activations (PreparedActivations::panels). May
+  // differ between types of one activation format (Q8_K: only Q4_K has
+  // panels), so one prepared X serves only types that agree on uses_panels.
   bool panels = false;
   // The same product for WeightLayout::Rows8 matrices; null where the ISA
   // has no such kernel (then preferred_layout never asks for it).
@@ -26,6 +26,10 @@ TypeKernel avx2_kernel(GgmlType type);    // {} unless built for x86-64
 TypeKernel avx512_kernel(GgmlType type);  // {} unless built for x86-64
 TypeKernel neon_kernel(GgmlType type);    // {} unless built for aarch64
 TypeKernel neon_dotprod_kernel(GgmlType type);  // {} unless built for aarch64
+// SMMLA kernels for the integer formats, else neon_dotprod_kernel's; {} likewise.
+TypeKernel neon_i8mm_kernel(GgmlType type);
+// vdpbf16ps for BF16, else avx512_kernel's; {} unless built for x86-64.
+TypeKernel avx512_bf16_kernel(GgmlType type);
 
 // Rows per tile and tokens per micro-kernel call of the blocked loops.
 inline constexpr int64_t kRowTile = 16;

@@ -15,18 +15,11 @@
 
 #define POCKETLLM_NEON_NS neon_dotprod
 #define POCKETLLM_NEON_DOTPROD 1
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("arch=armv8.2-a+dotprod")  // as arm_neon.h declares vdotq_s32
-#endif
+#define POCKETLLM_TARGET "dotprod"
+#define POCKETLLM_TARGET_GCC "arch=armv8.2-a+dotprod"
+#include "backends/cpu/target_begin.inc"
 #include "backends/cpu/matmul/matmul_neon_kernels.inc"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "backends/cpu/target_end.inc"
 
 namespace pocketllm::matmul_detail {
 TypeKernel neon_dotprod_kernel(GgmlType type) { return neon_dotprod::kernel(type); }

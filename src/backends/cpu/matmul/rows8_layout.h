@@ -14,7 +14,14 @@
 //   uint8_t low[2][32]     low 4 bits of the 128 six-bit scales and mins v[]
 //   uint8_t high[32]       their top 2 bits
 //   uint8_t qs[4][8][8][4] [i][c][row][j] = that row's qs[32i + 4c + j]
-// where v[8g + row] is the scale of group g (32 elements) of that row and
+// Q5_K (8 x 176 bytes): Q4_K's group block with, before qs (read first),
+//   uint8_t qh[8][8][4]    [c][row][j] = that row's qh[4c + j]
+// Q6_K (8 x 210 bytes), all bytes moved whole, in the order the kernel reads:
+//   uint16_t d[8]
+//   int8_t scales[16][8]   [g][row]: one load and widen give group g's 8 scales
+//   uint8_t q[2][2][3][4][8][4] [h][half][s][c][row][j] = that row's
+//     ql[64h + 32s + 16 half + 4c + j] (s = 0, 1) or qh[32h + 16 half + 4c + j] (s = 2)
+// In Q4_K and Q5_K, v[8g + row] is the scale of group g (32 elements) of that row and
 // v[64 + 16h + 2 row + j] the min of its group 2h + j, and v[32q + b] keeps
 // its low bits in the (q / 2 ? high : low) nibble of low[q % 2][b] and its
 // top bits in bits 2q, 2q + 1 of high[b]: a few vector ops restore the 128
@@ -34,7 +41,7 @@ inline constexpr int64_t kRows8 = 8;
 inline bool has_rows8_layout(GgmlType type) {
   switch (type) {
     case GgmlType::Q4_0: case GgmlType::Q8_0: case GgmlType::IQ4_NL: case GgmlType::MXFP4:
-    case GgmlType::Q4_K:
+    case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
       return true;
     default: return false;
   }
@@ -44,15 +51,34 @@ namespace rows8 {
 
 // Calls piece(block_offset, group_offset, bytes) for each run of bytes that
 // row r's GGUF block of `type` (`block` bytes) moves to unchanged in its group
-// block (all of it but Q4_K's scales and mins).
+// block (all of it but Q4_K's and Q5_K's scales and mins).
 template <typename Piece>
 void for_each_piece(GgmlType type, size_t block, int64_t r, Piece piece) {
   const auto row = static_cast<size_t>(r);
-  if (type == GgmlType::Q4_K) {
+  if (type == GgmlType::Q4_K || type == GgmlType::Q5_K) {
+    const bool q5 = type == GgmlType::Q5_K;
+    const size_t qs = q5 ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
+    const size_t qs_to = q5 ? 384 : 128;
     piece(0, 2 * row, 2);       // d
     piece(2, 16 + 2 * row, 2);  // dmin
     for (size_t i = 0; i < 4; ++i) {
-      for (size_t c = 0; c < 8; ++c) piece(16 + 32 * i + 4 * c, 128 + 256 * i + 32 * c + 4 * row, 4);
+      for (size_t c = 0; c < 8; ++c) piece(qs + 32 * i + 4 * c, qs_to + 256 * i + 32 * c + 4 * row, 4);
+    }
+    if (q5) {
+      for (size_t c = 0; c < 8; ++c) piece(offsetof(BlockQ5_K, qh) + 4 * c, 128 + 32 * c + 4 * row, 4);
+    }
+    return;
+  }
+  if (type == GgmlType::Q6_K) {
+    piece(offsetof(BlockQ6_K, d), 2 * row, 2);
+    for (size_t g = 0; g < 16; ++g) piece(offsetof(BlockQ6_K, scales) + g, 16 + 8 * g + row, 1);
+    for (size_t h = 0; h < 2; ++h) {
+      for (size_t c = 0; c < 8; ++c) {  // 4 bytes at 4c of each 32 (half = c / 4)
+        const size_t at = 144 + 384 * (2 * h + c / 4) + 32 * (c % 4) + 4 * row;
+        piece(64 * h + 4 * c, at, 4);
+        piece(64 * h + 32 + 4 * c, at + 128, 4);
+        piece(offsetof(BlockQ6_K, qh) + 32 * h + 4 * c, at + 256, 4);
+      }
     }
     return;
   }
@@ -114,11 +140,12 @@ inline void interleave_rows8(GgmlType type, const uint8_t* src, size_t row_bytes
   const size_t block = ggml_type_traits(type).type_size;
   for (size_t i = 0; i < row_bytes / block; ++i) {
     uint8_t* out = dst + i * size_t{kRows8} * block;
-    if (type == GgmlType::Q4_K) std::memset(out + 32, 0, 96);  // put_q4k_scales ORs the bits in
+    const bool k4_scales = type == GgmlType::Q4_K || type == GgmlType::Q5_K;  // at byte 4 of both
+    if (k4_scales) std::memset(out + 32, 0, 96);  // put_q4k_scales ORs the bits in
     for (int64_t r = 0; r < kRows8; ++r) {
       const uint8_t* in = src + static_cast<size_t>(r) * row_bytes + i * block;
       rows8::for_each_piece(type, block, r, [&](size_t from, size_t to, size_t n) { std::memcpy(out + to, in + from, n); });
-      if (type == GgmlType::Q4_K) rows8::put_q4k_scales(in + 4, r, out);
+      if (k4_scales) rows8::put_q4k_scales(in + 4, r, out);
     }
   }
 }
@@ -131,7 +158,7 @@ inline void deinterleave_rows8(GgmlType type, const uint8_t* src, size_t row_byt
     for (int64_t r = 0; r < kRows8; ++r) {
       uint8_t* out = dst + static_cast<size_t>(r) * row_bytes + i * block;
       rows8::for_each_piece(type, block, r, [&](size_t to, size_t from, size_t n) { std::memcpy(out + to, in + from, n); });
-      if (type == GgmlType::Q4_K) rows8::get_q4k_scales(in, r, out + 4);
+      if (type == GgmlType::Q4_K || type == GgmlType::Q5_K) rows8::get_q4k_scales(in, r, out + 4);
     }
   }
 }

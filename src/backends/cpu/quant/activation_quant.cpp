@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backends/cpu/ops/vec_math.h"
+#include "backends/cpu/quant/scalar_types.h"
 
 namespace pocketllm {
 namespace {
@@ -78,6 +79,18 @@ POCKETLLM_SIMD_CLONES void quantize_row_q8_k(const float* x, BlockQ8_K* out, int
       int sum = 0;
       for (int j = 0; j < 16; ++j) sum += b.qs[16 * g + j];
       b.bsums[g] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+POCKETLLM_SIMD_CLONES void split_row_bf16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i0 = 0; i0 < n; i0 += kBf16SplitLanes, out += 2 * kBf16SplitLanes) {
+    for (int64_t j = 0; j < kBf16SplitLanes; ++j) {
+      const float v = i0 + j < n ? x[i0 + j] : 0.0f;
+      const uint16_t hi = f32_to_bf16(v);
+      const bool infinite = (hi & 0x7FFFu) == 0x7F80u;  // x - hi would be NaN
+      out[j] = hi;
+      out[kBf16SplitLanes + j] = infinite ? uint16_t{0} : f32_to_bf16(v - bf16_to_f32(hi));
     }
   }
 }

@@ -47,4 +47,12 @@ void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n);
 // x[0 .. n) -> n / 256 Q8_K blocks (n a multiple of 256), bsums filled.
 void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n);
 
+// x[0 .. n) split for BF16 weights: per 32 elements (zeros past n), 32
+// hi = f32_to_bf16(x) (nearest, ties to even) then 32 lo = f32_to_bf16(x - hi)
+// (x - hi is exact in f32), 64 * ceil(n / 32) uint16 in all. hi + lo is
+// within 2^-16 |x| of x (each rounding to 8 significant bits moves its value
+// by at most 2^-8 of it; normal values). Where hi is infinite, lo is 0.
+constexpr int64_t kBf16SplitLanes = 32;
+void split_row_bf16(const float* x, uint16_t* out, int64_t n);
+
 }  // namespace pocketllm
