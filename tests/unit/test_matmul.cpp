@@ -141,7 +141,7 @@ std::vector<Bound> reference(GgmlType type, ActivationFormat act, const std::vec
 }
 
 // The activation blocks of n tokens for `type`: panels are Q8x32 whatever
-// the row format (Q4_K's panels: a tighter bound than Q8_K's).
+// the row format (Q4_K's and Q6_K's panels: a tighter bound than Q8_K's).
 ActivationFormat quantized_as(const MatmulKernels& kernels, GgmlType type, int64_t n) {
   return kernels.uses_panels(type, n) ? ActivationFormat::Q8x32 : kernels.activation_format(type);
 }
@@ -154,6 +154,18 @@ std::vector<MatmulIsa> usable_isas() {
     if (matmul_isa_usable(isa, simd)) isas.push_back(isa);
   }
   return isas;
+}
+
+// The batches of 16 and 37 tokens below reach the panel GEMMs of AVX-512
+// VNNI, including the K-quants' (Q4_K, Q6_K: Q8x32 panels against their
+// sub-blocks, in both layouts).
+TEST(Matmul, Avx512BatchesFromPanelMinTokensTakeThePanelGemm) {
+  if (!matmul_isa_usable(MatmulIsa::Avx512, probe_cpu().simd)) GTEST_SKIP() << "no AVX-512 VNNI";
+  const MatmulKernels kernels(MatmulIsa::Avx512);
+  for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+    EXPECT_FALSE(kernels.uses_panels(type, kPanelMinTokens - 1)) << ggml_type_name(type);
+    EXPECT_TRUE(kernels.uses_panels(type, kPanelMinTokens)) << ggml_type_name(type);
+  }
 }
 
 TEST(Matmul, EveryIsaAndTypeMatchesReferenceWithinBound) {
@@ -312,6 +324,42 @@ INSTANTIATE_TEST_SUITE_P(Rows8Types, RepackedMatmul,
                          [](const testing::TestParamInfo<GgmlType>& param) {
                            return std::string(ggml_type_name(param.param));
                          });
+
+// The 512-bit Rows8 decode kernels (tiles of one token; the 32-element
+// formats and Q6_K, Q4_K / Q5_K as a control) add the same exact
+// int32 dots as the 256-bit ones (tiles of 2 to 4) and then take the same
+// float steps: a token alone gives the bits it gets as the second of a batch
+// of 2, on 40 rows (not a multiple of 16) cut inside groups, and block
+// counts that are odd and not a multiple of 64.
+TEST(Matmul, Rows8DecodeTileGivesTheBitsOfLargerTiles) {
+  std::mt19937 rng(2024);
+  const int64_t rows = 40;
+  int checked = 0;
+  for (MatmulIsa isa : usable_isas()) {
+    const MatmulKernels kernels(isa);
+    for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::IQ4_NL, GgmlType::MXFP4, GgmlType::Q4_K,
+                          GgmlType::Q5_K, GgmlType::Q6_K}) {
+      const bool vnni = isa == MatmulIsa::Avx512 || isa == MatmulIsa::Avx512Bf16;
+      EXPECT_EQ(kernels.preferred_layout(type, rows) == WeightLayout::Rows8, vnni) << matmul_isa_name(isa);
+      if (kernels.preferred_layout(type, rows) != WeightLayout::Rows8) continue;
+      const int64_t block = ggml_type_traits(type).block_size;
+      for (const int64_t k : {block * 3, block * 65}) {
+        SCOPED_TRACE(std::string(ggml_type_name(type)) + " " + std::string(matmul_isa_name(isa)) +
+                     " k=" + std::to_string(k));
+        const auto w_bytes = random_weights(type, rows, k, rng);
+        std::vector<std::byte> packed(w_bytes.size());
+        MatmulKernels::repack({type, w_bytes.data(), rows, k}, WeightLayout::Rows8, packed);
+        const WeightMatrix w{type, packed.data(), rows, k, WeightLayout::Rows8};
+        const auto x = random_activations(2, k, rng);
+        const auto pair = product_in_pieces(kernels, w, x.data(), 2, {0, rows});
+        const auto alone = product_in_pieces(kernels, w, x.data() + k, 1, {0, 5, 21, 40});
+        expect_same_bits(alone.data(), pair.data() + rows, static_cast<size_t>(rows));
+        ++checked;
+      }
+    }
+  }
+  std::printf("Rows8 decode tiles checked: %d\n", checked);
+}
 
 // NeonI8mm has SMMLA kernels for the integer formats (Q8x32 and Q8_K
 // activations). They are held to the f64-reference bound above, not to

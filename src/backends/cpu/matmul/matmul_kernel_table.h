@@ -13,8 +13,8 @@ struct TypeKernel {
   ActivationFormat activation = ActivationFormat::F32;
   MultiplyRowsFn fn = nullptr;
   // `fn` also takes panel activations (PreparedActivations::panels). May
-  // differ between types of one activation format (Q8_K: only Q4_K has
-  // panels), so one prepared X serves only types that agree on uses_panels.
+  // differ between types of one activation format (Q8_K: only Q4_K and
+  // Q6_K have panels), so one prepared X serves only types that agree on uses_panels.
   bool panels = false;
   // The same product for WeightLayout::Rows8 matrices; null where the ISA
   // has no such kernel (then preferred_layout never asks for it).
