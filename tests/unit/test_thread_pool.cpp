@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <cstring>
 #include <random>
@@ -86,37 +87,37 @@ TEST(ThreadPool, WorkerExceptionReachesCallerAndPoolStaysUsable) {
   EXPECT_EQ(after.load(), 8);
 }
 
-// parallel_chunks: the claims tile [0, n) exactly (each unit once), every
-// claim but a last short one has at least min_chunk units, the first claim is
-// 1/(2T) of the whole when that is larger, and exceptions reach the caller.
-TEST(ThreadPool, ChunksCoverEveryUnitOnceInClaimsOfAtLeastTheMinimum) {
+// parallel_chunks: the claims tile [0, n) exactly (each unit once), each one
+// whole grains (only the claim that ends at n may end inside a grain), and an
+// exception still reaches the caller.
+TEST(ThreadPool, ChunksCoverEveryUnitOnceInWholeGrains) {
   for (const unsigned threads : {1u, 2u, 3u, 4u}) {
     ThreadPool pool(threads);
     for (const size_t n : {size_t{0}, size_t{1}, size_t{5}, size_t{64}, size_t{257}, size_t{10000}}) {
-      for (const size_t min_chunk : {size_t{0}, size_t{1}, size_t{4}}) {
+      for (const size_t grain : {size_t{0}, size_t{1}, size_t{4}}) {
         std::vector<std::atomic<int>> runs(n);
         std::mutex mutex;
         std::vector<std::pair<size_t, size_t>> claims;
-        pool.parallel_chunks(n, min_chunk, [&](size_t begin, size_t end, unsigned thread) {
+        pool.parallel_chunks(n, grain, [&](size_t begin, size_t end, unsigned thread) {
           EXPECT_LT(thread, threads);
           for (size_t u = begin; u < end; ++u) runs[u].fetch_add(1);
           const std::lock_guard<std::mutex> lock(mutex);
           claims.emplace_back(begin, end);
         });
         for (size_t u = 0; u < n; ++u) EXPECT_EQ(runs[u].load(), 1) << "n=" << n << " unit=" << u;
-        std::sort(claims.begin(), claims.end());
-        const size_t least = std::max<size_t>(1, min_chunk);
-        for (size_t i = 0; i < claims.size(); ++i) {
-          const size_t size = claims[i].second - claims[i].first;
-          if (i + 1 < claims.size()) {
-            EXPECT_GE(size, least) << "n=" << n << " T=" << threads;
-            EXPECT_EQ(claims[i].second, claims[i + 1].first);
+        const size_t step = std::max<size_t>(1, grain);
+        for (const auto& [begin, end] : claims) {
+          EXPECT_LT(begin, end);
+          EXPECT_EQ(begin % step, 0u) << "n=" << n << " T=" << threads;
+          if (end != n) {
+            EXPECT_EQ(end % step, 0u) << "n=" << n << " T=" << threads;
           }
         }
-        if (n > 0) {
-          EXPECT_EQ(claims.front().first, 0u);
-          EXPECT_EQ(claims.back().second, n);
-          EXPECT_EQ(claims.front().second, n <= least ? n : std::max(least, n / (2 * threads)));
+        // One thread takes a quarter of its range at a time: 10000 units of 1 -> 2500, 1875, ...
+        if (threads == 1 && n == 10000 && step == 1) {
+          std::sort(claims.begin(), claims.end());
+          EXPECT_EQ(claims[0], std::make_pair(size_t{0}, size_t{2500}));
+          EXPECT_EQ(claims[1], std::make_pair(size_t{2500}, size_t{4375}));
         }
       }
     }
@@ -127,6 +128,32 @@ TEST(ThreadPool, ChunksCoverEveryUnitOnceInClaimsOfAtLeastTheMinimum) {
                                       if (begin > 50) throw std::runtime_error("late unit");
                                     }),
                std::runtime_error);
+}
+
+// A thread that stops inside its first claim holds back only that claim: the
+// other thread steals the rest of the stopped thread's share. Thread 0 (the
+// caller) starts on units [0, 500) and takes [0, 125) first; it waits there
+// until thread 1 has run everything else, which it can only reach by stealing.
+TEST(ThreadPool, ChunksOfAStoppedThreadAreStolen) {
+  ThreadPool pool(2);
+  constexpr size_t kUnits = 1000;
+  std::vector<std::atomic<int>> runner(kUnits);
+  std::atomic<size_t> done_by_1{0};
+  std::atomic<size_t> first_claim_end{0};
+  pool.parallel_chunks(kUnits, 1, [&](size_t begin, size_t end, unsigned thread) {
+    for (size_t u = begin; u < end; ++u) runner[u].store(static_cast<int>(thread) + 1);
+    if (thread == 1) {
+      done_by_1.fetch_add(end - begin);
+    } else if (begin == 0) {
+      first_claim_end.store(end);
+      // Everything outside this claim, done by thread 1 (no deadline: only stealing gets it there).
+      while (done_by_1.load() < kUnits - end) std::this_thread::yield();
+    }
+  });
+  // 125 unless thread 1 stole from thread 0's share before thread 0 began.
+  EXPECT_GT(first_claim_end.load(), 0u);
+  EXPECT_LE(first_claim_end.load(), 125u);
+  for (size_t u = 0; u < kUnits; ++u) EXPECT_EQ(runner[u].load(), u < first_claim_end.load() ? 1 : 2) << "unit " << u;
 }
 
 TEST(ThreadPool, NestedParallelForIsALogicError) {

@@ -17,6 +17,8 @@ namespace {
 // not to burn a core that an idle server should give back.
 constexpr int kSpinIterations = 4000;
 
+constexpr uint32_t kGrainsTakenDivisor = 4;
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -39,6 +41,14 @@ uint32_t wait_for_change(const std::atomic<uint32_t>& value, uint32_t old) {
   }
 }
 
+// A grain range [begin, end) in one word: begin low, end high.
+uint64_t pack_range(size_t begin, size_t end) { return static_cast<uint64_t>(end) << 32 | begin; }
+uint32_t range_begin(uint64_t range) { return static_cast<uint32_t>(range); }
+uint32_t range_end(uint64_t range) { return static_cast<uint32_t>(range >> 32); }
+uint32_t range_size(uint64_t range) {
+  return range_end(range) > range_begin(range) ? range_end(range) - range_begin(range) : 0;
+}
+
 // Releases busy_ however run() leaves.
 struct BusyGuard {
   std::atomic<bool>& busy;
@@ -47,7 +57,8 @@ struct BusyGuard {
 
 }  // namespace
 
-ThreadPool::ThreadPool(unsigned n_threads) : n_threads_(std::max(1u, n_threads)) {
+ThreadPool::ThreadPool(unsigned n_threads)
+    : n_threads_(std::max(1u, n_threads)), grains_(std::make_unique<GrainRange[]>(n_threads_)) {
   workers_.reserve(n_threads_ - 1);
   for (unsigned t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { worker_main(t); });
 }
@@ -65,7 +76,7 @@ unsigned ThreadPool::default_thread_count() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void ThreadPool::run(size_t n_tasks, TaskFn fn, void* ctx) {
+void ThreadPool::run(size_t n_tasks, TaskFn fn, void* ctx, size_t n_grains) {
   if (busy_.exchange(true, std::memory_order_acquire)) {
     throw std::logic_error(
         "ThreadPool::parallel_for called while another parallel_for of the same pool is running "
@@ -73,6 +84,13 @@ void ThreadPool::run(size_t n_tasks, TaskFn fn, void* ctx) {
   }
   BusyGuard guard{busy_};
   if (n_tasks == 0) return;
+  if (n_grains > 0) {
+    if (n_grains > UINT32_MAX) throw std::length_error("ThreadPool::parallel_chunks: more than 2^32 - 1 grains");
+    for (unsigned t = 0; t < n_threads_; ++t) {
+      grains_[t].range.store(pack_range(task_begin(n_grains, t, n_threads_), task_begin(n_grains, t + 1, n_threads_)),
+                             std::memory_order_relaxed);
+    }
+  }
   job_fn_ = fn;
   job_ctx_ = ctx;
   job_tasks_ = n_tasks;
@@ -99,6 +117,52 @@ void ThreadPool::run_share(unsigned thread) noexcept {
     for (size_t task = begin; task < end; ++task) job_fn_(job_ctx_, task, thread);
   } catch (...) {
     record_exception();
+  }
+}
+
+// The owner takes grains from the front of its range and thieves take the
+// back half, each with a compare-exchange of the whole range, so a grain is
+// handed out once. Relaxed order suffices: the grains' results are published
+// by the join (pending_), and a range only ever holds unstarted grains.
+bool ThreadPool::next_grains(unsigned thread, size_t& first, size_t& count) noexcept {
+  std::atomic<uint64_t>& own = grains_[thread].range;
+  for (;;) {
+    uint64_t range = own.load(std::memory_order_relaxed);
+    while (range_size(range) > 0) {
+      const uint32_t take = std::max<uint32_t>(1, range_size(range) / kGrainsTakenDivisor);
+      if (own.compare_exchange_weak(range, pack_range(range_begin(range) + size_t{take}, range_end(range)),
+                                    std::memory_order_relaxed)) {
+        first = range_begin(range);
+        count = take;
+        return true;
+      }
+    }
+    if (!steal_grains(thread)) return false;
+  }
+}
+
+// Moves the back half (rounded up) of the largest other range into the
+// thief's own; false when every range is empty.
+bool ThreadPool::steal_grains(unsigned thief) noexcept {
+  for (;;) {
+    unsigned victim = thief;
+    uint64_t largest = 0;
+    for (unsigned t = 0; t < n_threads_; ++t) {
+      const uint64_t range = grains_[t].range.load(std::memory_order_relaxed);
+      if (t != thief && range_size(range) > range_size(largest)) {
+        victim = t;
+        largest = range;
+      }
+    }
+    if (victim == thief) return false;
+    const uint32_t begin = range_begin(largest);
+    const uint32_t end = range_end(largest);
+    const uint32_t middle = begin + (end - begin) / 2;
+    if (grains_[victim].range.compare_exchange_strong(largest, pack_range(begin, middle),
+                                                       std::memory_order_relaxed)) {
+      grains_[thief].range.store(pack_range(middle, end), std::memory_order_relaxed);
+      return true;
+    }
   }
 }
 

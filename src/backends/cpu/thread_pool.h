@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -59,31 +60,30 @@ class ThreadPool {
   }
 
   // The dynamic form, for memory-bound work such as a decode step's matrix-
-  // vector products: fn(begin, end, thread) over chunks of [0, n_units) that
-  // the threads claim as they go, a claim taking 1/(2T) of what is left but
-  // at least min_chunk units (guided self-scheduling). A thread that the
-  // machine slows down takes less, so all finish within one small chunk of
-  // each other; a static split waits for the slowest share. Which thread runs
-  // a unit depends on timing, so fn must give a unit the same result whoever
-  // runs it (write only that unit's outputs).
+  // vector products: fn(begin, end, thread) over [0, n_units) in whole
+  // grains of `grain` units (the last grain may be shorter). Each thread
+  // starts on its static share of grains and takes a quarter of what is
+  // left of it at a time (at least one grain) from the front; a thread that
+  // runs out steals the back half of the largest share left. A thread that
+  // the machine stops (a VM's vCPU is descheduled for tens of microseconds
+  // at a time, ~6% of the time on the CI machine) so holds back only what
+  // it has taken: the others take the rest. Which thread runs a unit depends
+  // on timing, so fn must give a unit the same result whoever runs it
+  // (write only that unit's outputs).
   template <typename Fn>
-  void parallel_chunks(size_t n_units, size_t min_chunk, Fn&& fn) {
-    struct alignas(64) NextUnit {
-      std::atomic<size_t> value{0};
-    } next;
-    const size_t divisor = 2 * size_t{n_threads_};
-    const size_t least = min_chunk == 0 ? 1 : min_chunk;
-    parallel_for(n_threads_, [&](size_t, unsigned thread) {
-      size_t begin = next.value.load(std::memory_order_relaxed);
-      for (;;) {
-        if (begin >= n_units) return;
-        const size_t share = (n_units - begin) / divisor;
-        const size_t end = n_units - begin <= least ? n_units : begin + (share > least ? share : least);
-        if (!next.value.compare_exchange_weak(begin, end, std::memory_order_relaxed)) continue;
-        fn(begin, end, thread);
-        begin = next.value.load(std::memory_order_relaxed);
+  void parallel_chunks(size_t n_units, size_t grain, Fn&& fn) {
+    const size_t step = grain == 0 ? 1 : grain;
+    const size_t n_grains = (n_units + step - 1) / step;
+    const auto each_thread = [&](size_t, unsigned thread) {
+      size_t first = 0;
+      size_t count = 0;
+      while (next_grains(thread, first, count)) {
+        const size_t end = (first + count) * step;
+        fn(first * step, end < n_units ? end : n_units, thread);
       }
-    });
+    };
+    using F = std::remove_reference_t<decltype(each_thread)>;
+    run(n_threads_, &invoke<F>, const_cast<void*>(static_cast<const void*>(&each_thread)), n_grains);
   }
 
  private:
@@ -94,7 +94,11 @@ class ThreadPool {
     (*static_cast<F*>(ctx))(task, thread);
   }
 
-  void run(size_t n_tasks, TaskFn fn, void* ctx);
+  // n_grains > 0: deal [0, n_grains) out to the threads' grain ranges first (parallel_chunks).
+  void run(size_t n_tasks, TaskFn fn, void* ctx, size_t n_grains = 0);
+  // The next grains [first, first + count) for `thread`: from its own range, else stolen; false when none is left.
+  bool next_grains(unsigned thread, size_t& first, size_t& count) noexcept;
+  bool steal_grains(unsigned thief) noexcept;
   void run_share(unsigned thread) noexcept;
   void worker_main(unsigned thread);
   void record_exception() noexcept;
@@ -111,6 +115,13 @@ class ThreadPool {
   std::atomic<uint32_t> pending_{0};     // workers (not the caller) still running the job
   std::atomic<bool> busy_{false};        // a parallel_for is in progress
   std::atomic<bool> stop_{false};
+
+  // Per thread, the grains it has not started: begin in the low 32 bits,
+  // end in the high ones, so that one compare-exchange moves either end.
+  struct alignas(64) GrainRange {
+    std::atomic<uint64_t> range{0};
+  };
+  std::unique_ptr<GrainRange[]> grains_;
 
   std::mutex error_mutex_;
   std::exception_ptr error_;  // first exception of the current job

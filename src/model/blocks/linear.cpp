@@ -10,11 +10,12 @@ namespace {
 // (decode steps of tiny models): the calling thread does the work alone.
 constexpr int64_t kParallelMinMacs = 1 << 16;
 
-// Dynamic chunks of matrix-vector products: whole 8-row groups of the
-// repacked layouts, at least 32 rows per claim (~36 KB of a 2048-wide Q4_0
-// matrix) so that claiming costs little next to the streaming.
+// Grains of matrix-vector products (ThreadPool::parallel_chunks): whole
+// 8-row groups of the repacked layouts, 32 rows per grain (~36 KB of a
+// 2048-wide Q4_0 matrix, about a microsecond) so that taking one (an
+// uncontended compare-exchange) costs little next to the streaming.
 constexpr int64_t kRowsPerUnit = 8;
-constexpr size_t kMinUnitsPerClaim = 4;
+constexpr size_t kUnitsPerGrain = 4;
 
 // Runs outputs that share one activation format (and panel choice) on one prepared X.
 // The epilogue, when given, runs after this group's rows: the caller passes
@@ -53,10 +54,10 @@ void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const Linea
     return;
   }
   if (!a.panels) {
-    // Matrix-vector products stream the weights once: chunks claimed as the
-    // threads go keep both streams busy to the end (ThreadPool::parallel_chunks).
+    // Matrix-vector products stream the weights once: grains taken and stolen
+    // as the threads go keep every stream busy to the end (ThreadPool::parallel_chunks).
     const auto units = static_cast<size_t>((max_rows + kRowsPerUnit - 1) / kRowsPerUnit);
-    ctx.pool.parallel_chunks(units, kMinUnitsPerClaim, [&](size_t begin, size_t end, unsigned) {
+    ctx.pool.parallel_chunks(units, kUnitsPerGrain, [&](size_t begin, size_t end, unsigned) {
       run_rows(static_cast<int64_t>(begin) * kRowsPerUnit,
                std::min(max_rows, static_cast<int64_t>(end) * kRowsPerUnit));
     });
