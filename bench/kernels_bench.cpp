@@ -2,8 +2,9 @@
 // weight-times-activation products of every weight type on 1B-class shapes
 // (W [rows x k] = 2048x2048, 2048x5632, 5632x2048, 32000x2048) at batch
 // 1 (decode GEMV: weight bytes read per second, and as a fraction of the
-// measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), threaded like the
-// engine: activations quantized split by tokens, rows split in static tiles.
+// measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), through the engine's
+// run_linear (activations quantized, rows split as a model's projections
+// are: stolen grains for matrix-vector products, static shares for panels).
 // Batch 1 reads cold weights, as a decode step does: each iteration takes
 // another of enough copies of the matrix that no cache holds them; --warm
 // adds batch-1 runs that reuse one matrix (cache-resident where it fits).
@@ -40,6 +41,7 @@
 #include "backends/cpu/matmul/matmul.h"
 #include "backends/cpu/thread_pool.h"
 #include "formats/ggml_types.h"
+#include "model/blocks/linear.h"
 #include "read_bandwidth.h"
 
 namespace pocketllm::bench {
@@ -218,8 +220,6 @@ std::optional<MatmulIsa> matmul_isa_by_name(std::string_view name, const SimdFea
   return std::nullopt;
 }
 
-constexpr int64_t kRowsPerTask = 64;
-
 std::string bench_name(std::string_view type, Shape shape, int64_t batch, bool cold) {
   return std::string(type) + "/" + std::to_string(shape.rows) + "x" + std::to_string(shape.k) + "/n" +
          std::to_string(batch) + (batch == 1 && !cold ? "/warm" : "");
@@ -243,10 +243,10 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (float& v : x) v = dist(rng);
-  std::vector<std::byte> scratch(kernels.activation_bytes(type, batch, shape.k));
   std::vector<float> y(static_cast<size_t>(batch * shape.rows));
-  const PreparedActivations a = kernels.describe_activations(type, x.data(), batch, shape.k, scratch);
-  const auto row_tasks = static_cast<size_t>((shape.rows + kRowsPerTask - 1) / kRowsPerTask);
+  // The engine's path: run_linear quantizes X and splits the rows as a model's projections do.
+  CpuContext cpu(pool, kernels);
+  cpu.activation_scratch.resize(kernels.activation_bytes(type, batch, shape.k));
   ColdCopies* copies = cold ? &cold_copies(w, bytes.size(), ctx.cold_bytes) : nullptr;
   if (copies) state.counters["cold_copies"] = static_cast<double>(copies->count);
   ReadTotal near_read;
@@ -259,15 +259,7 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
       copies->next = (copies->next + 1) % copies->count;
     }
     const auto start = std::chrono::steady_clock::now();
-    if (a.format != ActivationFormat::F32) {
-      pool.parallel_for(static_cast<size_t>(batch), [&](size_t t, unsigned) {
-        MatmulKernels::quantize_tokens(a, static_cast<int64_t>(t), static_cast<int64_t>(t) + 1);
-      });
-    }
-    pool.parallel_for(row_tasks, [&](size_t task, unsigned) {
-      const auto begin = static_cast<int64_t>(task) * kRowsPerTask;
-      kernels.multiply_rows(w, a, y.data(), shape.rows, begin, std::min(begin + kRowsPerTask, shape.rows));
-    });
+    run_linear(cpu, x.data(), batch, w, y.data());
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     state.SetIterationTime(took.count());
     total_seconds += took.count();
