@@ -128,6 +128,16 @@ TEST(ThreadPool, ChunksCoverEveryUnitOnceInWholeGrains) {
                                       if (begin > 50) throw std::runtime_error("late unit");
                                     }),
                std::runtime_error);
+  // Every thread throwing leaves grains untaken; the next jobs see none of them.
+  EXPECT_THROW(pool.parallel_chunks(
+                   100, 1, [](size_t, size_t, unsigned) { throw std::runtime_error("every unit"); }),
+               std::runtime_error);
+  pool.parallel_chunks(0, 1, [](size_t, size_t, unsigned) { ADD_FAILURE() << "no units, no calls"; });
+  std::vector<std::atomic<int>> runs(10);
+  pool.parallel_chunks(10, 1, [&](size_t begin, size_t end, unsigned) {
+    for (size_t u = begin; u < end; ++u) runs[u].fetch_add(1);
+  });
+  for (size_t u = 0; u < runs.size(); ++u) EXPECT_EQ(runs[u].load(), 1) << "unit " << u;
 }
 
 // A thread that stops inside its first claim holds back only that claim: the

@@ -72,6 +72,9 @@ class ThreadPool {
   // (write only that unit's outputs).
   template <typename Fn>
   void parallel_chunks(size_t n_units, size_t grain, Fn&& fn) {
+    // (Also keeps run() from skipping the reset of the grain ranges, which a
+    // job whose every thread threw may have left non-empty.)
+    if (n_units == 0) return;
     const size_t step = grain == 0 ? 1 : grain;
     const size_t n_grains = (n_units + step - 1) / step;
     const auto each_thread = [&](size_t, unsigned thread) {
