@@ -325,8 +325,8 @@ INSTANTIATE_TEST_SUITE_P(Rows8Types, RepackedMatmul,
                            return std::string(ggml_type_name(param.param));
                          });
 
-// The 512-bit Rows8 decode kernels (tiles of one token; the 32-element
-// formats and Q6_K, Q4_K / Q5_K as a control) add the same exact
+// The 512-bit Rows8 decode kernels (tiles of one token; every Rows8
+// format) add the same exact
 // int32 dots as the 256-bit ones (tiles of 2 to 4) and then take the same
 // float steps: a token alone gives the bits it gets as the second of a batch
 // of 2, on 40 rows (not a multiple of 16) cut inside groups, and block
