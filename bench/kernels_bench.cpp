@@ -19,8 +19,10 @@
 //                           [--isa=avx512] (default: the best this CPU runs)
 //                           [Google Benchmark flags, e.g. --benchmark_format=json]
 //
-// The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it;
-// the cold copies of a matrix together take max(that buffer, 4 x L3), at most 4 GiB.
+// The bandwidth buffer defaults to max(1 GiB, 4 x L3) so that no cache holds it
+// (page-aligned, on huge pages where the system has them: read_bandwidth.cpp);
+// the cold copies of a matrix together take max(that buffer, 4 x L3), at most 4 GiB,
+// each copy on its own pages, huge where the engine's would be (repacked matrices).
 // With --benchmark_format=json the JSON goes to stdout (the bandwidth is in
 // its "context") and the text report to stderr.
 #include <benchmark/benchmark.h>
@@ -43,6 +45,7 @@
 #include "formats/ggml_types.h"
 #include "model/blocks/linear.h"
 #include "read_bandwidth.h"
+#include "util/anonymous_memory.h"
 
 namespace pocketllm::bench {
 namespace {
@@ -146,8 +149,8 @@ const std::vector<std::byte>& weight_bytes(GgmlType type, const Shape& shape) {
 // cache: a GEMV cycling through them reads its weights from DRAM like a
 // decode step, where each weight byte is read once per token.
 struct ColdCopies {
-  std::vector<std::byte> storage;
-  size_t stride = 0;  // bytes from one copy to the next (a multiple of 64)
+  AnonymousMemory storage;
+  size_t stride = 0;  // bytes from one copy to the next: whole pages, as the engine maps each tensor
   size_t count = 0;
   size_t next = 0;    // the copy the next iteration reads; kept across runs
 };
@@ -159,11 +162,12 @@ ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_t
   static std::tuple<GgmlType, int64_t, int64_t, WeightLayout> cached{GgmlType::I8, 0, 0, WeightLayout::Gguf};
   const auto key = std::tuple(w.type, w.rows, w.k, w.layout);
   if (key != cached) {
-    copies.stride = (matrix_bytes + 63) / 64 * 64;
+    copies.stride = (matrix_bytes + 4095) / 4096 * 4096;
     const size_t wanted = (min_total_bytes + copies.stride - 1) / copies.stride;
     copies.count = std::max<size_t>(2, std::min(wanted, kMaxColdBytes / copies.stride));
-    copies.storage = std::vector<std::byte>();  // free the last copies first: peak stays one set
-    copies.storage.assign(copies.stride * copies.count, std::byte{0});
+    copies.storage = AnonymousMemory();  // free the last copies first: peak stays one set
+    // Huge pages where the engine has them: repacked matrices (file views have the page cache's pages).
+    copies.storage = AnonymousMemory(copies.stride * copies.count, w.layout != WeightLayout::Gguf);
     for (size_t c = 0; c < copies.count; ++c) {
       std::memcpy(copies.storage.data() + c * copies.stride, w.data, matrix_bytes);
     }
@@ -232,10 +236,10 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   const std::vector<std::byte>& bytes = weight_bytes(type, shape);
   WeightMatrix w{type, bytes.data(), shape.rows, shape.k};
   // The layout the engine repacks this matrix to at load time.
-  std::vector<std::byte> repacked;
+  AnonymousMemory repacked;
   if (const WeightLayout layout = kernels.preferred_layout(type, shape.rows); layout != WeightLayout::Gguf) {
-    repacked.resize(bytes.size());
-    MatmulKernels::repack(w, layout, repacked);
+    repacked = AnonymousMemory(bytes.size(), /*huge_pages=*/true);
+    MatmulKernels::repack(w, layout, {repacked.data(), repacked.size()});
     w.data = repacked.data();
     w.layout = layout;
   }

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <new>
 
 namespace pocketllm {
 namespace {
@@ -30,18 +29,14 @@ constexpr size_t kMinRepackBytes = size_t{64} << 10;
 
 }  // namespace
 
-void RepackedWeights::Unmap::operator()(std::byte* p) const noexcept { ::munmap(p, bytes); }
-
 void RepackedWeights::repack(const MatmulKernels& kernels, WeightMatrix& w, bool file_pages) {
   const WeightLayout layout = kernels.preferred_layout(w.type, w.rows);
   const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
   if (layout == w.layout || w.data == nullptr || bytes < kMinRepackBytes) return;
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  std::unique_ptr<std::byte, Unmap> mapping(static_cast<std::byte*>(p), Unmap{bytes});
-  MatmulKernels::repack(w, layout, {mapping.get(), bytes});
+  AnonymousMemory mapping(bytes, /*huge_pages=*/true);
+  MatmulKernels::repack(w, layout, {mapping.data(), bytes});
   if (file_pages) release_file_pages(w.data, bytes);
-  w.data = mapping.get();
+  w.data = mapping.data();
   w.layout = layout;
   mappings_.push_back(std::move(mapping));
 }

@@ -1,15 +1,15 @@
 #pragma once
 // Weight matrices rewritten at load time into the layout the matmul kernels
 // prefer (MatmulKernels::preferred_layout), one tensor at a time: each goes
-// to its own anonymous mapping, and the file pages it was read from are
+// to its own anonymous mapping (on huge pages where the system has them:
+// util/anonymous_memory.h), and the file pages it was read from are
 // unmapped from the process (MADV_DONTNEED), so the extra memory at any time
 // is about one tensor and the model is never held twice. Matrices the
 // kernels take as they are, and small ones, stay zero-copy views of the file.
-#include <cstddef>
-#include <memory>
 #include <vector>
 
 #include "backends/cpu/matmul/matmul.h"
+#include "util/anonymous_memory.h"
 
 namespace pocketllm {
 
@@ -22,11 +22,7 @@ class RepackedWeights {
   void repack(const MatmulKernels& kernels, WeightMatrix& w, bool file_pages);
 
  private:
-  struct Unmap {
-    size_t bytes;
-    void operator()(std::byte* p) const noexcept;
-  };
-  std::vector<std::unique_ptr<std::byte, Unmap>> mappings_;
+  std::vector<AnonymousMemory> mappings_;
 };
 
 }  // namespace pocketllm
