@@ -6,7 +6,7 @@
 // its whole 2 MiB runs get them when first written: a streaming read then
 // crosses a page, and needs a translation (two-level under a VM), every
 // 2 MiB instead of every 4 KiB. Measured (Zen 5 VM, 2 threads, cold Q4_0
-// GEMV in the Rows8 layout): 2048x2048 51 -> 55 GB/s, 2048x5632 45 -> 51
+// GEMV in the Rows8 layout): 5632x2048 51 -> 55 GB/s, 2048x5632 45 -> 51
 // GB/s; a plain read 55 -> 60 GB/s. Elsewhere the advice is ignored and the
 // memory is ordinary pages.
 #include <cstddef>
