@@ -8,11 +8,13 @@
 // Batch 1 reads cold weights, as a decode step does: each iteration takes
 // another of enough copies of the matrix that no cache holds them; --warm
 // adds batch-1 runs that reuse one matrix (cache-resident where it fits).
-// This VM's read bandwidth drifts by tens of percent over minutes, so each
-// cold GEMV also reads further copies right before and after its runs (same
-// threads, same pass as the bandwidth figure) and reports its weight rate as
-// a fraction of that neighbouring read rate ("of_near_bw") besides the
-// fraction of the figure measured at start ("of_bw").
+// This VM's read bandwidth swings between about 30 and 70 GB/s within
+// minutes (other tenants), so each cold GEMV iteration is followed by an
+// untimed-for-the-GEMV read of another copy of the same bytes (same threads,
+// one fork, the bandwidth figure's loop), and the GEMV's weight rate is also
+// reported as a fraction of the rate of those interleaved reads
+// ("of_near_bw"), besides the fraction of the figure measured at start
+// ("of_bw"): the two then see the same memory conditions.
 //
 //   pocketllm-bench-kernels [--threads=N] [--types=Q4_0,Q8_0] [--batches=1,8]
 //                           [--shapes=2048x2048,...] [--bandwidth-mib=N] [--warm]
@@ -162,7 +164,8 @@ ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_t
   static std::tuple<GgmlType, int64_t, int64_t, WeightLayout> cached{GgmlType::I8, 0, 0, WeightLayout::Gguf};
   const auto key = std::tuple(w.type, w.rows, w.k, w.layout);
   if (key != cached) {
-    copies.stride = (matrix_bytes + 4095) / 4096 * 4096;
+    const size_t page = AnonymousMemory::page_bytes();
+    copies.stride = (matrix_bytes + page - 1) / page * page;
     const size_t wanted = (min_total_bytes + copies.stride - 1) / copies.stride;
     copies.count = std::max<size_t>(2, std::min(wanted, kMaxColdBytes / copies.stride));
     copies.storage = AnonymousMemory();  // free the last copies first: peak stays one set
@@ -177,22 +180,15 @@ ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_t
   return copies;
 }
 
-// Reads the next `passes` copies once each, as the GEMV would, onto `total`.
+// Reads the next copy once, as the GEMV would, onto `total`.
 struct ReadTotal {
   double bytes = 0.0;
   double seconds = 0.0;
 };
-void read_cold_copies(ThreadPool& pool, ColdCopies& copies, size_t matrix_bytes, int passes, ReadTotal& total) {
-  for (int p = 0; p < passes; ++p) {
-    total.seconds += read_once_seconds(pool, copies.storage.data() + copies.next * copies.stride, matrix_bytes);
-    total.bytes += static_cast<double>(matrix_bytes);
-    copies.next = (copies.next + 1) % copies.count;
-  }
-}
-
-// Copies read before and after a cold GEMV's runs: at least 4, and 128 MiB.
-int near_read_passes(size_t matrix_bytes) {
-  return static_cast<int>(std::max<size_t>(4, ((size_t{128} << 20) + matrix_bytes - 1) / matrix_bytes));
+void read_next_copy(ThreadPool& pool, ColdCopies& copies, size_t matrix_bytes, ReadTotal& total) {
+  total.seconds += read_once_seconds(pool, copies.storage.data() + copies.next * copies.stride, matrix_bytes);
+  total.bytes += static_cast<double>(matrix_bytes);
+  copies.next = (copies.next + 1) % copies.count;
 }
 
 struct Result {
@@ -202,7 +198,7 @@ struct Result {
   bool cold;
   double seconds;  // per product
   double weight_bytes;
-  double near_bandwidth;  // bytes/s of the reads next to a cold GEMV; 0 when warm
+  double near_bandwidth;  // bytes/s of the reads interleaved with a cold GEMV; 0 when warm
 };
 
 struct Context {
@@ -254,7 +250,6 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   ColdCopies* copies = cold ? &cold_copies(w, bytes.size(), ctx.cold_bytes) : nullptr;
   if (copies) state.counters["cold_copies"] = static_cast<double>(copies->count);
   ReadTotal near_read;
-  if (copies) read_cold_copies(pool, *copies, bytes.size(), near_read_passes(bytes.size()), near_read);
 
   double total_seconds = 0.0;
   for (auto _ : state) {
@@ -268,8 +263,9 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
     state.SetIterationTime(took.count());
     total_seconds += took.count();
     benchmark::DoNotOptimize(y.data());
+    // The reference read of this moment (outside the iteration's time).
+    if (copies) read_next_copy(pool, *copies, bytes.size(), near_read);
   }
-  if (copies) read_cold_copies(pool, *copies, bytes.size(), near_read_passes(bytes.size()), near_read);
   const auto iterations = static_cast<double>(state.iterations());
   const auto weight = static_cast<double>(bytes.size());
   const double flops = 2.0 * static_cast<double>(batch) * static_cast<double>(shape.rows) *
@@ -295,7 +291,7 @@ void print_summary(const Context& ctx, std::FILE* out) {
                "weights: cold = each iteration reads another of >= %zu MiB of copies of the matrix "
                "(as in decode); warm = one matrix, reused\n"
                "of_bw: weight GB/s / the read bandwidth above; near_bw, of_near_bw: the read rate of "
-               "further cold copies right before and after the run, and the fraction of it\n",
+               "further cold copies read between the products (one after each), and the fraction of it\n",
                ctx.cold_bytes >> 20);
   std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %8s %10s %10s\n", "type", "W rows x k", "batch", "weights",
                "time_us", "weight_GB/s", "of_bw", "near_bw", "of_near_bw", "GFLOP/s");

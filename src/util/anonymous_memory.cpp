@@ -20,7 +20,7 @@ AnonymousMemory::AnonymousMemory(size_t bytes, bool huge_pages) {
     const auto address = reinterpret_cast<uintptr_t>(p);
     const size_t head = (kHugePageBytes - address % kHugePageBytes) % kHugePageBytes;
     if (head > 0) ::munmap(begin, head);
-    const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t page = page_bytes();
     const size_t kept = (bytes + page - 1) / page * page;
     const size_t tail = (mapped + page - 1) / page * page - head - kept;
     if (tail > 0) ::munmap(begin + head + kept, tail);
@@ -30,6 +30,8 @@ AnonymousMemory::AnonymousMemory(size_t bytes, bool huge_pages) {
   }
   memory_ = std::unique_ptr<std::byte, MappingUnmap>(begin, MappingUnmap{bytes});
 }
+
+size_t AnonymousMemory::page_bytes() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
 
 void MappingUnmap::operator()(std::byte* p) const noexcept { ::munmap(p, bytes); }
 

@@ -26,9 +26,12 @@ class AnonymousMemory {
   AnonymousMemory(size_t bytes, bool huge_pages);
 
   std::byte* data() const { return memory_.get(); }
-  size_t size() const { return memory_.get_deleter().bytes; }
+  // 0 once moved from (the deleter, and its byte count, stay behind).
+  size_t size() const { return memory_ ? memory_.get_deleter().bytes : 0; }
 
   static constexpr size_t kHugePageBytes = size_t{2} << 20;
+  // The system's (small) page size.
+  static size_t page_bytes();
 
  private:
   std::unique_ptr<std::byte, MappingUnmap> memory_;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace pocketllm {
 namespace {
@@ -18,6 +19,8 @@ namespace {
 constexpr size_t kHuge = AnonymousMemory::kHugePageBytes;
 
 size_t page_size() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
+
+TEST(AnonymousMemory, PageBytesIsTheSystemPageSize) { EXPECT_EQ(AnonymousMemory::page_bytes(), page_size()); }
 
 // msync answers ENOMEM for an address range that is not mapped.
 bool is_mapped(const std::byte* p) {
@@ -58,6 +61,16 @@ TEST(AnonymousMemory, EmptyHoldsNothing) {
   const AnonymousMemory none(0, /*huge_pages=*/true);
   EXPECT_EQ(none.data(), nullptr);
   EXPECT_EQ(none.size(), 0u);
+}
+
+TEST(AnonymousMemory, MovedFromHoldsNothing) {
+  AnonymousMemory from(kHuge, /*huge_pages=*/true);
+  std::byte* p = from.data();
+  const AnonymousMemory to(std::move(from));
+  EXPECT_EQ(to.data(), p);
+  EXPECT_EQ(to.size(), kHuge);
+  EXPECT_EQ(from.data(), nullptr);  // NOLINT(bugprone-use-after-move): the state after a move is the point
+  EXPECT_EQ(from.size(), 0u);
 }
 
 TEST(AnonymousMemory, DestructionUnmaps) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/quant/activation_quant.h"
+#include "backends/cpu/quant/activation_quant_kernels.h"
 #include "backends/cpu/quant/block_formats.h"
 #include "backends/cpu/quant/dequantize.h"
 #include "backends/cpu/quant/scalar_types.h"
@@ -315,6 +316,50 @@ TEST(ActivationQuant, PanelLanesMatchRowQuantization) {
       EXPECT_EQ(p.d_sum[t], r.d * static_cast<float>(r.sum));
       for (int e = 0; e < 32; ++e) EXPECT_EQ(p.qs[e / 4][t][e % 4], r.qs[e]) << "token " << t << " element " << e;
     }
+  }
+}
+
+// The AVX-512 quantizers (used where the CPU has them) give the generic
+// loops' bits: random blocks of many magnitudes, exact ties, zero blocks,
+// a single nonzero element, negative maxima.
+TEST(ActivationQuant, Avx512FormsMatchTheGenericOnesBitForBit) {
+  using namespace activation_quant_detail;
+  if (!avx512_quantizers_usable()) GTEST_SKIP() << "no AVX-512 F/BW/VL on this CPU";
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-20, 12);
+  const int64_t n = 256 * 9;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = std::ldexp(u(rng), exponent(rng) / 4 + static_cast<int>(i / 32 % 7) * 3 - 9);  // blocks of 2^-9 .. 2^12
+  }
+  // Block 1: exact ties (amax 127 -> scale 1). Block 2: zeros. Block 3: one element. Block 4: negative max.
+  for (int j = 0; j < 32; ++j) x[32 + static_cast<size_t>(j)] = static_cast<float>(j - 16) + 0.5f;
+  x[32 + 31] = 127.0f;
+  for (int j = 0; j < 32; ++j) x[64 + static_cast<size_t>(j)] = 0.0f;
+  for (int j = 0; j < 32; ++j) x[96 + static_cast<size_t>(j)] = j == 5 ? -3.0e-3f : 0.0f;
+  x[128 + 7] = -40.0f;
+  // A Q8_K block of zeros.
+  for (size_t j = 0; j < 256; ++j) x[256 * 4 + j] = 0.0f;
+
+  std::vector<BlockQ8x32> a(static_cast<size_t>(n / 32)), b(a.size());
+  quantize_row_q8x32_generic(x.data(), a.data(), n);
+  quantize_row_q8x32_avx512(x.data(), b.data(), n);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<uint32_t>(a[i].d), std::bit_cast<uint32_t>(b[i].d)) << "block " << i;
+    EXPECT_EQ(a[i].sum, b[i].sum) << "block " << i;
+    EXPECT_EQ(0, std::memcmp(a[i].qs, b[i].qs, 32)) << "block " << i;
+  }
+  EXPECT_EQ(b[1].qs[0], -16);  // -15.5 rounds away from zero
+  EXPECT_EQ(b[1].qs[16], 1);   // 0.5 too
+
+  std::vector<BlockQ8_K> ka(static_cast<size_t>(n / 256)), kb(ka.size());
+  quantize_row_q8_k_generic(x.data(), ka.data(), n);
+  quantize_row_q8_k_avx512(x.data(), kb.data(), n);
+  for (size_t i = 0; i < ka.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<uint32_t>(ka[i].d), std::bit_cast<uint32_t>(kb[i].d)) << "block " << i;
+    EXPECT_EQ(0, std::memcmp(ka[i].qs, kb[i].qs, 256)) << "block " << i;
+    EXPECT_EQ(0, std::memcmp(ka[i].bsums, kb[i].bsums, sizeof ka[i].bsums)) << "block " << i;
   }
 }
 

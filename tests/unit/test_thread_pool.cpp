@@ -87,6 +87,29 @@ TEST(ThreadPool, WorkerExceptionReachesCallerAndPoolStaysUsable) {
   EXPECT_EQ(after.load(), 8);
 }
 
+// parallel_chunks with a prologue: every thread runs it once, before any
+// grain it takes.
+TEST(ThreadPool, ChunkPrologueRunsOncePerThreadBeforeItsGrains) {
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    ThreadPool pool(threads);
+    for (int job = 0; job < 20; ++job) {
+      std::vector<std::atomic<int>> prologues(threads);
+      std::atomic<bool> grain_before_prologue{false};
+      std::atomic<size_t> units{0};
+      pool.parallel_chunks(
+          1000, 8,
+          [&](size_t begin, size_t end, unsigned thread) {
+            if (prologues[thread].load() != 1) grain_before_prologue = true;
+            units += end - begin;
+          },
+          [&](unsigned thread) { prologues[thread].fetch_add(1); });
+      for (unsigned t = 0; t < threads; ++t) EXPECT_EQ(prologues[t].load(), 1) << "thread " << t;
+      EXPECT_FALSE(grain_before_prologue.load());
+      EXPECT_EQ(units.load(), 1000u);
+    }
+  }
+}
+
 // parallel_chunks: the claims tile [0, n) exactly (each unit once), each one
 // whole grains (only the claim that ends at n may end inside a grain), and an
 // exception still reaches the caller.

@@ -72,12 +72,21 @@ class ThreadPool {
   // (write only that unit's outputs).
   template <typename Fn>
   void parallel_chunks(size_t n_units, size_t grain, Fn&& fn) {
+    parallel_chunks(n_units, grain, std::forward<Fn>(fn), [](unsigned) {});
+  }
+
+  // The same, with prologue(thread) run by every thread once before it takes
+  // a grain (e.g. to prepare a private copy of shared input, which no thread
+  // then waits for).
+  template <typename Fn, typename Prologue>
+  void parallel_chunks(size_t n_units, size_t grain, Fn&& fn, Prologue&& prologue) {
     // (Also keeps run() from skipping the reset of the grain ranges, which a
     // job whose every thread threw may have left non-empty.)
     if (n_units == 0) return;
     const size_t step = grain == 0 ? 1 : grain;
     const size_t n_grains = (n_units + step - 1) / step;
     const auto each_thread = [&](size_t, unsigned thread) {
+      prologue(thread);
       size_t first = 0;
       size_t count = 0;
       while (next_grains(thread, first, count)) {

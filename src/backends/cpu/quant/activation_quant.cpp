@@ -1,5 +1,7 @@
 #include "backends/cpu/quant/activation_quant.h"
 
+#include "backends/cpu/quant/activation_quant_kernels.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -43,16 +45,51 @@ inline BlockQ8x32 quantize_block_q8x32(const float* x) {
   return b;
 }
 
+using RowQ8x32Fn = void (*)(const float*, BlockQ8x32*, int64_t);
+using RowQ8KFn = void (*)(const float*, BlockQ8_K*, int64_t);
+
 }  // namespace
 
-POCKETLLM_SIMD_CLONES void quantize_row_q8x32(const float* x, BlockQ8x32* out, int64_t n) {
+namespace activation_quant_detail {
+
+POCKETLLM_SIMD_CLONES void quantize_row_q8x32_generic(const float* x, BlockQ8x32* out, int64_t n) {
   for (int64_t i = 0; i < n / kQK32; ++i, x += kQK32) out[i] = quantize_block_q8x32(x);
 }
 
-POCKETLLM_SIMD_CLONES void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int lane,
-                                                         int64_t n) {
-  for (int64_t i = 0; i < n / kQK32; ++i, x += kQK32) {
-    const BlockQ8x32 b = quantize_block_q8x32(x);
+POCKETLLM_SIMD_CLONES void quantize_row_q8_k_generic(const float* x, BlockQ8_K* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
+    BlockQ8_K& b = out[i];
+    b.d = quantize_block<kQKK>(x, b.qs);
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += b.qs[16 * g + j];
+      b.bsums[g] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+}  // namespace activation_quant_detail
+
+void quantize_row_q8x32(const float* x, BlockQ8x32* out, int64_t n) {
+  using namespace activation_quant_detail;
+  static const RowQ8x32Fn fn = avx512_quantizers_usable() ? quantize_row_q8x32_avx512 : quantize_row_q8x32_generic;
+  fn(x, out, n);
+}
+
+void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
+  using namespace activation_quant_detail;
+  static const RowQ8KFn fn = avx512_quantizers_usable() ? quantize_row_q8_k_avx512 : quantize_row_q8_k_generic;
+  fn(x, out, n);
+}
+
+void quantize_row_q8x32_panel_lane(const float* x, Q8x32PanelBlock* panel, int lane, int64_t n) {
+  // The row quantizer on a stack-sized piece at a time, then each block to its lane.
+  constexpr int64_t kPieceBlocks = 64;
+  BlockQ8x32 piece[kPieceBlocks];
+  for (int64_t i = 0; i < n / kQK32; ++i) {
+    const int64_t at = i % kPieceBlocks;
+    if (at == 0) quantize_row_q8x32(x + i * kQK32, piece, std::min(kPieceBlocks, n / kQK32 - i) * kQK32);
+    const BlockQ8x32& b = piece[at];
     Q8x32PanelBlock& p = panel[i];
     for (int g = 0; g < 8; ++g) std::memcpy(p.qs[g][lane], b.qs + 4 * g, 4);
     p.d[lane] = b.d;
@@ -68,18 +105,6 @@ void clear_q8x32_panel_lane(Q8x32PanelBlock* panel, int lane, int64_t n) {
     p.d[lane] = 0.0f;
     p.neg128_sum[lane] = 0;
     p.d_sum[lane] = 0.0f;
-  }
-}
-
-POCKETLLM_SIMD_CLONES void quantize_row_q8_k(const float* x, BlockQ8_K* out, int64_t n) {
-  for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
-    BlockQ8_K& b = out[i];
-    b.d = quantize_block<kQKK>(x, b.qs);
-    for (int g = 0; g < 16; ++g) {
-      int sum = 0;
-      for (int j = 0; j < 16; ++j) sum += b.qs[16 * g + j];
-      b.bsums[g] = static_cast<int16_t>(sum);
-    }
   }
 }
 
