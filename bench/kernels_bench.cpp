@@ -243,6 +243,7 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (float& v : x) v = dist(rng);
+  const std::vector<float> x_source = x;
   std::vector<float> y(static_cast<size_t>(batch * shape.rows));
   // The engine's path: run_linear quantizes X and splits the rows as a model's projections do.
   CpuContext cpu(pool, kernels);
@@ -257,6 +258,9 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
       w.data = copies->storage.data() + copies->next * copies->stride;
       copies->next = (copies->next + 1) % copies->count;
     }
+    // X as a decode step has it, just written by the op before (a norm), not
+    // left behind in memory by the last iteration's weight stream.
+    std::copy(x_source.begin(), x_source.end(), x.begin());
     const auto start = std::chrono::steady_clock::now();
     run_linear(cpu, x.data(), batch, w, y.data());
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
