@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <span>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace pocketllm {
 namespace {
