@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/blocks/attention_block.h"
+#include "model/blocks/cpu_context.h"
 
 namespace pocketllm {
 
@@ -29,10 +30,13 @@ ActivationShape activation_shape(const ModelDesc& desc, size_t n_rows) {
 }
 
 size_t quantized_activation_bytes(const MatmulKernels& kernels, std::span<const WeightMatrix> matrices,
-                                  size_t n_rows) {
+                                  size_t n_rows, unsigned n_threads) {
   size_t most = 0;
   for (const WeightMatrix& w : matrices) {
     most = std::max(most, kernels.activation_bytes(w.type, static_cast<int64_t>(n_rows), w.k));
+    if (n_threads > 1 && kernels.activation_format(w.type) != ActivationFormat::F32) {
+      most = std::max(most, CpuContext::thread_activation_bytes(kernels.activation_bytes(w.type, 1, w.k), n_threads));
+    }
   }
   return most;
 }
@@ -54,7 +58,7 @@ ActivationArenaBytes activation_arena_bytes(const ModelDesc& desc, const MatmulK
   // The forward's logits rows, the generator's copy of them, and its last row.
   const size_t logit_rows = std::min(options.n_logit_rows, options.n_rows);
   bytes.logits = (2 * logit_rows + 1) * uint64_t{desc.vocab_size} * sizeof(float);
-  bytes.quantized_activations = quantized_activation_bytes(kernels, matrices, options.n_rows);
+  bytes.quantized_activations = quantized_activation_bytes(kernels, matrices, options.n_rows, options.n_threads);
   const AttentionScratch one(attention_scratch_params(desc), options.kv_block_tokens);
   bytes.attention_scratch = uint64_t{one.bytes()} * std::max(1u, options.n_threads);
   bytes.attention_partials = uint64_t{attention_split_floats(attention_scratch_params(desc))} * sizeof(float);

@@ -35,9 +35,10 @@ struct ActivationShape {
 ActivationShape activation_shape(const ModelDesc& desc, size_t n_rows);
 
 // Scratch bytes for the quantized X of the largest of `matrices` (only type
-// and k are read) over n rows: the matmul kernels' own activation_bytes.
+// and k are read) over n rows: the matmul kernels' own activation_bytes, or,
+// where more, every thread's own copy of one decode token (linear.cpp).
 size_t quantized_activation_bytes(const MatmulKernels& kernels, std::span<const WeightMatrix> matrices,
-                                  size_t n_rows);
+                                  size_t n_rows, unsigned n_threads);
 
 // The attention parameters every layer shares (per-layer windows, soft-caps
 // and sinks do not change the scratch size).
@@ -47,7 +48,7 @@ AttentionParams attention_scratch_params(const ModelDesc& desc);
 struct ActivationArenaBytes {
   uint64_t row_buffers = 0;            // ActivationShape::floats() * 4
   uint64_t logits = 0;                 // logit rows kept per forward x vocab x 4, and the caller's copy
-  uint64_t quantized_activations = 0;  // quantized_activation_bytes
+  uint64_t quantized_activations = 0;  // quantized_activation_bytes (n_rows, n_threads)
   uint64_t attention_scratch = 0;      // AttentionScratch::bytes() x threads
   uint64_t attention_partials = 0;     // split attention's partials: attention_split_floats x 4
   uint64_t total() const {
@@ -58,7 +59,7 @@ struct ActivationArenaBytes {
 struct ActivationArenaOptions {
   size_t n_rows = 512;        // rows per forward (--max-num-batched-tokens)
   size_t n_logit_rows = 1;    // rows per forward whose logits are kept (run: 1; logits, perplexity: n_rows)
-  unsigned n_threads = 1;     // one attention scratch each
+  unsigned n_threads = 1;     // one attention scratch and one quantized decode token each
   uint32_t kv_block_tokens = 16;
 };
 

@@ -150,7 +150,7 @@ void DenseTransformer::reserve_buffers(size_t n) {
     rope.cos.reserve(shape.rope_per_set());
     rope.sin.reserve(shape.rope_per_set());
   }
-  const size_t scratch = quantized_activation_bytes(ctx_.kernels, matmuls_, n);
+  const size_t scratch = quantized_activation_bytes(ctx_.kernels, matmuls_, n, ctx_.pool.size());
   if (ctx_.activation_scratch.size() < scratch) ctx_.activation_scratch.resize(scratch);
   buffers_.capacity = n;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_info.h"
+#include "model/activation_arena.h"
 #include "test_matmul_inputs.h"
 #include "tools/weight_quantizer.h"
 
@@ -67,6 +68,9 @@ TEST_P(LinearThreads, EveryThreadCountGivesTheSingleThreadedProduct) {
         EXPECT_EQ(ya, ref_a);
         EXPECT_EQ(yb, ref_b);
       }
+      // The scratch stays within what the memory estimate budgets for n rows and these threads.
+      const WeightMatrix matrices[] = {a.w, b.w};
+      EXPECT_LE(ctx.activation_scratch.size(), quantized_activation_bytes(kernels, matrices, static_cast<size_t>(n), threads));
     }
   }
 }

@@ -22,19 +22,24 @@ struct CpuContext {
   std::vector<std::byte> activation_scratch;  // quantized X rows (Q8x32 / Q8_K), see matmul.h
 
   // pool.size() slots of at least `bytes` each, whole cache lines apart (no
-  // two threads write one line): each thread's own quantized copy of a
-  // decode token (linear.cpp). Grows to the largest asked for, then reused.
+  // two threads write one line), in activation_scratch (grown to
+  // thread_activation_bytes): each thread's own quantized copy of a decode
+  // token (linear.cpp).
   std::span<std::byte> thread_activation_slots(size_t bytes) {
-    constexpr size_t kLine = 64;
-    const size_t slot = (bytes + kLine - 1) / kLine * kLine;
-    const size_t need = slot * pool.size();
-    if (thread_activation_scratch_.size() < need + kLine - 1) thread_activation_scratch_.resize(need + kLine - 1);
-    const auto misalignment = reinterpret_cast<uintptr_t>(thread_activation_scratch_.data()) % kLine;
-    return std::span(thread_activation_scratch_).subspan(misalignment == 0 ? 0 : kLine - misalignment, need);
+    const size_t need = thread_activation_bytes(bytes, pool.size());
+    if (activation_scratch.size() < need) activation_scratch.resize(need);
+    const auto misalignment = reinterpret_cast<uintptr_t>(activation_scratch.data()) % kCacheLine;
+    const size_t slot = (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+    return std::span(activation_scratch).subspan(misalignment == 0 ? 0 : kCacheLine - misalignment, slot * pool.size());
+  }
+
+  // Scratch bytes that thread_activation_slots(token_bytes) takes for `threads` threads.
+  static size_t thread_activation_bytes(size_t token_bytes, unsigned threads) {
+    return (token_bytes + kCacheLine - 1) / kCacheLine * kCacheLine * threads + kCacheLine - 1;
   }
 
  private:
-  std::vector<std::byte> thread_activation_scratch_;
+  static constexpr size_t kCacheLine = 64;
 };
 
 }  // namespace pocketllm

@@ -25,10 +25,6 @@ constexpr size_t kUnitsPerGrain = 4;
 void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const LinearOutput> group,
                const RowEpilogue* epilogue) {
   const WeightMatrix& first = *group.front().w;
-  const size_t bytes = ctx.kernels.activation_bytes(first.type, n, first.k);
-  if (ctx.activation_scratch.size() < bytes) ctx.activation_scratch.resize(bytes);
-  const PreparedActivations a =
-      ctx.kernels.describe_activations(first.type, x, n, first.k, ctx.activation_scratch);
   int64_t macs = 0;
   for (const LinearOutput& out : group) macs += n * out.w->rows * out.w->k;
   const bool parallel = macs >= kParallelMinMacs && ctx.pool.size() > 1;
@@ -40,7 +36,14 @@ void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const Linea
   // 7-10% slower than products on an X quantized beforehand, the per-thread
   // form within noise of them; with X just written (as a norm leaves it) the
   // two forms are within noise at 2 threads.
-  const bool per_thread_x = parallel && n == 1 && !a.panels && a.format != ActivationFormat::F32;
+  const bool per_thread_x =
+      parallel && n == 1 && ctx.kernels.activation_format(first.type) != ActivationFormat::F32;
+  const size_t bytes = ctx.kernels.activation_bytes(first.type, n, first.k);
+  // (The slots are the scratch's first bytes: sized before X is described on it.)
+  const std::span<std::byte> slots = per_thread_x ? ctx.thread_activation_slots(bytes) : std::span<std::byte>();
+  if (ctx.activation_scratch.size() < bytes) ctx.activation_scratch.resize(bytes);
+  const PreparedActivations a =
+      ctx.kernels.describe_activations(first.type, x, n, first.k, ctx.activation_scratch);
   if (a.format != ActivationFormat::F32 && !per_thread_x) {
     if (parallel && n > 1) {
       ctx.pool.parallel_for(static_cast<size_t>(n), [&](size_t token, unsigned) {
@@ -79,7 +82,6 @@ void run_group(CpuContext& ctx, const float* x, int64_t n, std::span<const Linea
       });
       return;
     }
-    const std::span<std::byte> slots = ctx.thread_activation_slots(bytes);
     const size_t slot_bytes = slots.size() / ctx.pool.size();
     const auto own_x = [&](unsigned thread) {
       return ctx.kernels.describe_activations(first.type, x, 1, first.k, slots.subspan(thread * slot_bytes, slot_bytes));
