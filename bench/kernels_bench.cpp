@@ -5,9 +5,11 @@
 // measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), through the engine's
 // run_linear (activations quantized, rows split as a model's projections
 // are: stolen grains for matrix-vector products, static shares for panels).
-// Batch 1 reads cold weights, as a decode step does: each iteration takes
-// another of enough copies of the matrix that no cache holds them; --warm
-// adds batch-1 runs that reuse one matrix (cache-resident where it fits).
+// Decode batches (1 to 15 tokens: the row kernels, below kPanelMinTokens)
+// read cold weights, as a decode step of that many sequences does: each
+// iteration takes another of enough copies of the matrix that no cache
+// holds them; --warm adds runs of them that reuse one matrix (cache-resident
+// where it fits). Larger batches (prefill GEMMs) reuse one matrix.
 // This VM's read bandwidth swings between about 30 and 70 GB/s within
 // minutes (other tenants), so each cold GEMV iteration is followed by an
 // untimed-for-the-GEMV read of another copy of the same bytes (same threads,
@@ -63,7 +65,7 @@ struct Options {
   std::vector<int64_t> batches = {1, 8, 64, 512};
   std::vector<Shape> shapes = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {32000, 2048}};
   size_t bandwidth_bytes = 0;  // 0: max(1 GiB, 4 x L3)
-  bool warm = false;           // also batch 1 on one reused matrix
+  bool warm = false;           // also decode batches on one reused matrix
   std::string isa;             // matmul_isa_name of the kernels; empty: best_matmul_isa
   bool json = false;
 };
@@ -222,7 +224,7 @@ std::optional<MatmulIsa> matmul_isa_by_name(std::string_view name, const SimdFea
 
 std::string bench_name(std::string_view type, Shape shape, int64_t batch, bool cold) {
   return std::string(type) + "/" + std::to_string(shape.rows) + "x" + std::to_string(shape.k) + "/n" +
-         std::to_string(batch) + (batch == 1 && !cold ? "/warm" : "");
+         std::to_string(batch) + (batch < kPanelMinTokens && !cold ? "/warm" : "");
 }
 
 void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t batch, bool cold) {
@@ -375,9 +377,10 @@ int main(int argc, char** argv) {
   for (const GgmlType type : ctx.options.types) {
     for (const Shape& shape : ctx.options.shapes) {
       for (const int64_t batch : ctx.options.batches) {
-        // Only the decode GEMV reads cold weights; a GEMM reuses its weights across tokens.
-        const bool runs_cold = batch == 1;
-        const bool runs_warm = batch != 1 || ctx.options.warm;
+        // Decode batches read cold weights; a prefill GEMM reuses its weights across tokens.
+        const bool decode = batch < kPanelMinTokens;
+        const bool runs_cold = decode;
+        const bool runs_warm = !decode || ctx.options.warm;
         for (const bool cold : {true, false}) {
           if (cold ? !runs_cold : !runs_warm) continue;
           const std::string name = bench_name(ggml_type_name(type), shape, batch, cold);
