@@ -1,8 +1,8 @@
 // pocketllm-bench-kernels: this machine's memory read bandwidth, then the
 // weight-times-activation products of every weight type on 1B-class shapes
 // (W [rows x k] = 2048x2048, 2048x5632, 5632x2048, 32000x2048) at batch
-// 1 (decode GEMV: weight bytes read per second, and as a fraction of the
-// measured bandwidth) and 8, 64, 512 (GEMM GFLOP/s), through the engine's
+// 1, 8, 64, 512 (weight bytes read per second, as a fraction of the
+// measured bandwidth, and GFLOP/s), through the engine's
 // run_linear (activations quantized, rows split as a model's projections
 // are: stolen grains for matrix-vector products, static shares for panels).
 // Decode batches (1 to 15 tokens: the row kernels, below kPanelMinTokens)

@@ -42,6 +42,14 @@ Matrix make_matrix(const MatmulKernels& kernels, GgmlType type, int64_t rows, in
   return m;
 }
 
+// The single-threaded product of n tokens: what every split must give.
+std::vector<float> single_threaded(const MatmulKernels& kernels, const Matrix& m, const std::vector<float>& x,
+                                   int64_t n) {
+  std::vector<float> y(static_cast<size_t>(n * m.w.rows));
+  matmul(kernels, m.w, x.data(), n, y.data());
+  return y;
+}
+
 class LinearThreads : public testing::TestWithParam<GgmlType> {};
 
 TEST_P(LinearThreads, EveryThreadCountGivesTheSingleThreadedProduct) {
@@ -49,14 +57,15 @@ TEST_P(LinearThreads, EveryThreadCountGivesTheSingleThreadedProduct) {
   const MatmulKernels kernels(best_matmul_isa(probe_cpu().simd));
   std::mt19937 rng(99);
   const int64_t k = 512;
-  // (Types with a weight quantizer: tools/weight_quantizer.h.) 136 and 72 rows: 17 and 9 groups of 8; with k = 512 one token is over the parallel threshold.
+  // (Types with a weight quantizer: tools/weight_quantizer.h.) 136 and 72
+  // rows: 17 and 9 groups of 8; with k = 512 one token is over the parallel
+  // threshold.
   const Matrix a = make_matrix(kernels, type, 136, k, rng);
   const Matrix b = make_matrix(kernels, type, 72, k, rng);
   for (const int64_t n : {1, 3, 20}) {
     const auto x = test_support::random_activations(n, k, rng);
-    std::vector<float> ref_a(static_cast<size_t>(n * a.w.rows)), ref_b(static_cast<size_t>(n * b.w.rows));
-    matmul(kernels, a.w, x.data(), n, ref_a.data());
-    matmul(kernels, b.w, x.data(), n, ref_b.data());
+    const std::vector<float> ref_a = single_threaded(kernels, a, x, n);
+    const std::vector<float> ref_b = single_threaded(kernels, b, x, n);
     for (const unsigned threads : {1u, 2u, 4u}) {
       SCOPED_TRACE("n=" + std::to_string(n) + " threads=" + std::to_string(threads));
       ThreadPool pool(threads);
@@ -91,9 +100,8 @@ TEST(LinearEpilogue, SeesEveryRowOnceAfterItsProducts) {
   const Matrix up = make_matrix(kernels, GgmlType::Q4_0, 200, k, rng);
   for (const int64_t n : {1, 2, 17}) {
     const auto x = test_support::random_activations(n, k, rng);
-    std::vector<float> ref_gate(static_cast<size_t>(n * 200)), ref_up(ref_gate.size());
-    matmul(kernels, gate.w, x.data(), n, ref_gate.data());
-    matmul(kernels, up.w, x.data(), n, ref_up.data());
+    std::vector<float> ref_gate = single_threaded(kernels, gate, x, n);
+    std::vector<float> ref_up = single_threaded(kernels, up, x, n);
     for (const unsigned threads : {1u, 2u, 3u}) {
       SCOPED_TRACE("n=" + std::to_string(n) + " threads=" + std::to_string(threads));
       ThreadPool pool(threads);

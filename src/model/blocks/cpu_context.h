@@ -29,17 +29,18 @@ struct CpuContext {
     const size_t need = thread_activation_bytes(bytes, pool.size());
     if (activation_scratch.size() < need) activation_scratch.resize(need);
     const auto misalignment = reinterpret_cast<uintptr_t>(activation_scratch.data()) % kCacheLine;
-    const size_t slot = (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
-    return std::span(activation_scratch).subspan(misalignment == 0 ? 0 : kCacheLine - misalignment, slot * pool.size());
+    return std::span(activation_scratch)
+        .subspan(misalignment == 0 ? 0 : kCacheLine - misalignment, slot_bytes(bytes) * pool.size());
   }
 
   // Scratch bytes that thread_activation_slots(token_bytes) takes for `threads` threads.
   static size_t thread_activation_bytes(size_t token_bytes, unsigned threads) {
-    return (token_bytes + kCacheLine - 1) / kCacheLine * kCacheLine * threads + kCacheLine - 1;
+    return slot_bytes(token_bytes) * threads + kCacheLine - 1;  // + room to start on a line
   }
 
  private:
   static constexpr size_t kCacheLine = 64;
+  static size_t slot_bytes(size_t token_bytes) { return (token_bytes + kCacheLine - 1) / kCacheLine * kCacheLine; }
 };
 
 }  // namespace pocketllm

@@ -3,9 +3,8 @@
 // that hold them to each other bit for bit. quantize_row_q8x32 and
 // quantize_row_q8_k call the AVX-512 forms where the CPU has AVX-512 F/BW/VL
 // (decode quantizes the activation serially before each matrix-vector
-// product, while the other thread waits: the generic loops, as gcc
-// vectorizes them, take ~0.5 ns per element; these ~5x less), else the
-// generic ones.
+// product: the generic loops, as gcc vectorizes them, took 0.52 ns per
+// element on Zen 5, these 0.28), else the generic ones.
 #include <cstdint>
 
 #include "backends/cpu/quant/activation_quant.h"
