@@ -258,7 +258,7 @@ TEST(Matmul, RowSplitsGiveBitIdenticalResults) {
 // groups, token splits and batch sizes, and for panels to the Gguf matrix's
 // product; the repack is undone exactly.
 // 40 rows: 5 groups, not a multiple of the 16-row tile or the 64-row panel
-// chunk; every batch of 1 to 37 tokens: token tiles of 1 to 4, and panels
+// chunk; every batch of 1 to 37 tokens: token tiles of 1 to 8, and panels
 // (from 16) with a padded last one.
 class RepackedMatmul : public testing::TestWithParam<GgmlType> {};
 
@@ -325,12 +325,11 @@ INSTANTIATE_TEST_SUITE_P(Rows8Types, RepackedMatmul,
                            return std::string(ggml_type_name(param.param));
                          });
 
-// The 512-bit Rows8 decode kernels (tiles of one token; every Rows8
-// format) add the same exact
-// int32 dots as the 256-bit ones (tiles of 2 to 4) and then take the same
-// float steps: a token alone gives the bits it gets as the second of a batch
-// of 2, on 40 rows (not a multiple of 16) cut inside groups, and block
-// counts that are odd and not a multiple of 64.
+// The Rows8 row kernels take a token through the same arithmetic in a tile
+// of 1 (no prefetch), 2 or 3 to 8 tokens (software prefetch, one pass): a
+// token alone gives the bits it gets as the second of a batch of 2 or 8 and
+// the ninth of 12 (two passes of 6), on 40 rows (not a multiple of 16) cut
+// inside groups, and block counts that are odd and not a multiple of 64.
 TEST(Matmul, Rows8DecodeTileGivesTheBitsOfLargerTiles) {
   std::mt19937 rng(2024);
   const int64_t rows = 40;
@@ -350,10 +349,13 @@ TEST(Matmul, Rows8DecodeTileGivesTheBitsOfLargerTiles) {
         std::vector<std::byte> packed(w_bytes.size());
         MatmulKernels::repack({type, w_bytes.data(), rows, k}, WeightLayout::Rows8, packed);
         const WeightMatrix w{type, packed.data(), rows, k, WeightLayout::Rows8};
-        const auto x = random_activations(2, k, rng);
-        const auto pair = product_in_pieces(kernels, w, x.data(), 2, {0, rows});
-        const auto alone = product_in_pieces(kernels, w, x.data() + k, 1, {0, 5, 21, 40});
-        expect_same_bits(alone.data(), pair.data() + rows, static_cast<size_t>(rows));
+        const auto x = random_activations(12, k, rng);
+        for (const auto& [batch, token] : {std::pair<int64_t, int64_t>{2, 1}, {8, 1}, {12, 8}}) {
+          SCOPED_TRACE("batch " + std::to_string(batch));
+          const auto all = product_in_pieces(kernels, w, x.data(), batch, {0, rows});
+          const auto alone = product_in_pieces(kernels, w, x.data() + token * k, 1, {0, 5, 21, 40});
+          expect_same_bits(alone.data(), all.data() + token * rows, static_cast<size_t>(rows));
+        }
         ++checked;
       }
     }
