@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/matmul/page_prefetch.h"
 #include "backends/cpu/ops/vec_math.h"
 #include "util/anonymous_memory.h"
 
@@ -12,22 +13,15 @@ namespace pocketllm::bench {
 namespace {
 
 constexpr size_t kLanes = 64;
-constexpr size_t kPageBytes = 4096;
-constexpr size_t kPageLeadBytes = 2048;
 
 // 64 32-bit lanes: enough independent adds to keep several loads in flight.
 // Integer adds, so that any bytes read alike (no NaN or denormal paths).
 // With page_prefetch, the first line of each 4 KiB page is prefetched 2 KiB
-// ahead, as the engine's GEMV kernels do (matmul_x86_rows8.inc): hardware
-// prefetchers stop at page ends, and this loop loses to that too (1 thread
-// on Zen 5 under this VM: 31-37 -> 41 GB/s with it).
+// ahead, as the engine's GEMV kernels do (page_prefetch.h).
 POCKETLLM_SIMD_CLONES uint32_t sum_words(const std::byte* x, size_t n_words, bool page_prefetch) {
   uint32_t acc[kLanes] = {};
   for (size_t i = 0; i + kLanes <= n_words; i += kLanes) {
-    const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + 4 * i) + kPageLeadBytes;
-    if (page_prefetch && ahead % kPageBytes < 4 * kLanes) {
-      __builtin_prefetch(reinterpret_cast<const void*>(ahead / kPageBytes * kPageBytes));
-    }
+    if (page_prefetch) prefetch_page_starts(x + 4 * i, 4 * kLanes);
     for (size_t j = 0; j < kLanes; ++j) {
       uint32_t word;
       std::memcpy(&word, x + 4 * (i + j), 4);

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "backends/cpu/matmul/k_block_int.h"
+#include "backends/cpu/matmul/page_prefetch.h"
 #include "backends/cpu/quant/activation_quant.h"
 
 #define POCKETLLM_X86_NS avx2

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/cpu/matmul/k_block_int.h"
+#include "backends/cpu/matmul/page_prefetch.h"
 #include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 
