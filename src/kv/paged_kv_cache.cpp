@@ -11,7 +11,6 @@
 namespace pocketllm {
 namespace {
 
-constexpr size_t kPoolAlignment = 64;
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("PagedKvCache: " + what); }
 
@@ -30,9 +29,6 @@ size_t kv_dtype_bytes(KvDtype dtype) {
                               " rows carry scales; see kv_slab_bytes");
 }
 
-void PagedKvCache::AlignedFree::operator()(std::byte* p) const {
-  ::operator delete(p, std::align_val_t{kPoolAlignment});
-}
 
 PagedKvCache::PagedKvCache(const ModelDesc& desc, const KvCacheOptions& options)
     : options_(options),
@@ -85,7 +81,7 @@ PagedKvCache::PagedKvCache(const ModelDesc& desc, const KvCacheOptions& options)
   }
   pool_bytes_ = offset;
   if (pool_bytes_ > 0) {
-    pool_.reset(static_cast<std::byte*>(::operator new(pool_bytes_, std::align_val_t{kPoolAlignment})));
+    pool_ = AnonymousMemory(pool_bytes_, /*huge_pages=*/true);
   }
 
   // Each layer's index among its group's layers (its part of a staging block).
@@ -259,12 +255,12 @@ void PagedKvCache::store(uint32_t layer, SeqId seq, uint32_t pos, const float* k
   const uint32_t block = s.tables[group][pos / bt];
   if (block == kNoBlock) fail("position " + std::to_string(pos) + " is outside the window (released)");
   const auto slot = static_cast<uint32_t>(pos % bt);
-  std::byte* vb = pool_.get() + layer_v_offset_[layer] + block * v_block_bytes_;
+  std::byte* vb = pool_.data() + layer_v_offset_[layer] + block * v_block_bytes_;
   for (size_t h = 0; h < n_kv_heads_; ++h) {
     kv_write_row(v_layout_, v + h * head_dim_v_, vb + h * v_slab_bytes_, bt, head_dim_v_, slot, row_scratch_);
   }
   if (stages_k()) return store_staged_k(layer, group, block, slot, k);
-  std::byte* kb = pool_.get() + layer_k_offset_[layer] + block * k_block_bytes_;
+  std::byte* kb = pool_.data() + layer_k_offset_[layer] + block * k_block_bytes_;
   for (size_t h = 0; h < n_kv_heads_; ++h) {
     kv_write_row(k_layout_, k + h * head_dim_k_, kb + h * k_slab_bytes_, bt, head_dim_k_, slot, row_scratch_);
   }
@@ -310,7 +306,7 @@ void PagedKvCache::store_staged_k(uint32_t layer, uint32_t group, uint32_t block
   written = 1;
   if (++st.n_written[li] < bt) return;
   // The block's last row in this layer: quantize it into the pool.
-  std::byte* kb = pool_.get() + layer_k_offset_[layer] + block * k_block_bytes_;
+  std::byte* kb = pool_.data() + layer_k_offset_[layer] + block * k_block_bytes_;
   for (size_t h = 0; h < n_kv_heads_; ++h) {
     kv_quantize_channel_slab(rows + h * bt * dk, kb + h * k_slab_bytes_, bt, head_dim_k_);
   }
@@ -359,11 +355,11 @@ std::span<const uint32_t> PagedKvCache::block_table(uint32_t layer, SeqId seq) c
 }
 
 const void* PagedKvCache::k_block(uint32_t layer, uint32_t block) const {
-  return pool_.get() + layer_k_offset_[layer] + block * k_block_bytes_;
+  return pool_.data() + layer_k_offset_[layer] + block * k_block_bytes_;
 }
 
 const void* PagedKvCache::v_block(uint32_t layer, uint32_t block) const {
-  return pool_.get() + layer_v_offset_[layer] + block * v_block_bytes_;
+  return pool_.data() + layer_v_offset_[layer] + block * v_block_bytes_;
 }
 
 KvSlabs PagedKvCache::k_slabs(uint32_t layer, uint32_t block) const {
@@ -511,7 +507,7 @@ void PagedKvCache::rewrite_k_block(uint32_t layer, uint32_t block, uint32_t n_ro
       return;
     }
   }
-  std::byte* kb = pool_.get() + layer_k_offset_[layer] + block * k_block_bytes_;
+  std::byte* kb = pool_.data() + layer_k_offset_[layer] + block * k_block_bytes_;
   // Only written rows are read: the others may hold another sequence's old bytes.
   const uint32_t n_read = k_layout_ == KvLayout::Q4Channel ? bt : n_rows;
   for (size_t h = 0; h < n_kv_heads_; ++h) {

@@ -156,7 +156,27 @@ struct Shape {
   uint32_t dv;
 };
 
-TEST(PagedAttention, MatchesDenseReferenceAcrossShapesAndDtypes) {
+// Runs the enclosing scope with f32 / f16 K and V read by the 256-bit loops
+// even where the CPU has AVX-512.
+struct Attention256Bit {
+  Attention256Bit() { set_512_bit_float_attention(false); }
+  ~Attention256Bit() { set_512_bit_float_attention(true); }
+  Attention256Bit(const Attention256Bit&) = delete;
+  Attention256Bit& operator=(const Attention256Bit&) = delete;
+};
+
+// Every shape and dtype with the default loops (512-bit where the CPU and
+// dims allow), then with the 256-bit ones.
+void expect_dense_reference_matches();
+
+TEST(PagedAttention, MatchesDenseReferenceAcrossShapesAndDtypes) { expect_dense_reference_matches(); }
+
+TEST(PagedAttention, MatchesDenseReferenceWith256BitLoops) {
+  const Attention256Bit narrow;
+  expect_dense_reference_matches();
+}
+
+void expect_dense_reference_matches() {
   const std::vector<Shape> shapes = {{1, 8, 8},   {2, 16, 16},  {4, 32, 32},  {1, 64, 64}, {2, 128, 128},
                                      {4, 8, 16},  {1, 16, 8},   {2, 32, 64},  {4, 64, 32}, {1, 128, 96},
                                      {2, 8, 8},   {4, 128, 128}, {3, 64, 64},

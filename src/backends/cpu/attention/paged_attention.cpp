@@ -12,6 +12,7 @@
 
 #include "backends/cpu/attention/attention_quant_vnni.h"
 #include "backends/cpu/attention/attention_tile_avx2.h"
+#include "backends/cpu/attention/attention_tile_avx512.h"
 #include "backends/cpu/attention/fp16_convert.h"
 #include "backends/cpu/ops/lane_sum.h"
 #include "backends/cpu/ops/softmax.h"
@@ -28,6 +29,7 @@ using ops::reduce_lanes;
 
 // Set by tests between runs; atomic because attention threads read it.
 std::atomic<bool> force_portable_attention{false};
+std::atomic<bool> force_256_bit_attention{false};
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("paged_attention: " + what); }
 
@@ -72,39 +74,36 @@ const float* rows_as_f32(KvLayout layout, const std::byte* slab, uint32_t bt, si
 // j0 .. j0 + n - 1 of a K slab: plain rows read in place (converted in
 // registers), quantized ones dequantized into the tile first.
 void simd_scores(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dk, uint32_t j0, size_t n,
-                 const float* q, uint32_t group_size, float scale, float* scores, AttentionScratch& scratch) {
+                 const float* q, uint32_t group_size, float scale, float* scores, bool wide, AttentionScratch& scratch) {
   using attention_avx2::Rows;
+  const auto run = wide ? attention_avx512::scores : attention_avx2::scores;
   const size_t offset = size_t{j0} * dk;
   switch (layout) {
-    case KvLayout::F32:
-      return attention_avx2::scores(q, group_size, slab + offset * 4, Rows::F32, n, dk, scale, scores, bt);
-    case KvLayout::F16:
-      return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::F16, n, dk, scale, scores, bt);
-    case KvLayout::BF16:
-      return attention_avx2::scores(q, group_size, slab + offset * 2, Rows::BF16, n, dk, scale, scores, bt);
+    case KvLayout::F32: return run(q, group_size, slab + offset * 4, Rows::F32, n, dk, scale, scores, bt);
+    case KvLayout::F16: return run(q, group_size, slab + offset * 2, Rows::F16, n, dk, scale, scores, bt);
+    case KvLayout::BF16: return run(q, group_size, slab + offset * 2, Rows::BF16, n, dk, scale, scores, bt);
     default: break;
   }
   const float* k = rows_as_f32(layout, slab, bt, dk, j0, n, scratch.k_tile.data());
-  attention_avx2::scores(q, group_size, k, Rows::F32, n, dk, scale, scores, bt);
+  run(q, group_size, k, Rows::F32, n, dk, scale, scores, bt);
 }
 
 // AVX2: acc_r = alpha_r acc_r + sum_j p[r * bt + j] v_j over rows j0 ..
 // j0 + n - 1 of a V slab, plain rows in place, quantized ones from the tile.
 void simd_accumulate(KvLayout layout, const std::byte* slab, uint32_t bt, size_t dv, uint32_t j0, size_t n,
-                     float* acc, uint32_t group_size, const float* alpha, const float* p, AttentionScratch& scratch) {
+                     float* acc, uint32_t group_size, const float* alpha, const float* p, bool wide,
+                     AttentionScratch& scratch) {
   using attention_avx2::Rows;
+  const auto run = wide ? attention_avx512::accumulate : attention_avx2::accumulate;
   const size_t offset = size_t{j0} * dv;
   switch (layout) {
-    case KvLayout::F32:
-      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 4, Rows::F32, n, dv);
-    case KvLayout::F16:
-      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::F16, n, dv);
-    case KvLayout::BF16:
-      return attention_avx2::accumulate(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::BF16, n, dv);
+    case KvLayout::F32: return run(acc, group_size, alpha, p, bt, slab + offset * 4, Rows::F32, n, dv);
+    case KvLayout::F16: return run(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::F16, n, dv);
+    case KvLayout::BF16: return run(acc, group_size, alpha, p, bt, slab + offset * 2, Rows::BF16, n, dv);
     default: break;
   }
   const float* v = rows_as_f32(layout, slab, bt, dv, j0, n, scratch.v_tile.data());
-  attention_avx2::accumulate(acc, group_size, alpha, p, bt, v, Rows::F32, n, dv);
+  run(acc, group_size, alpha, p, bt, v, Rows::F32, n, dv);
 }
 
 // Quantized slabs read in place with integer dot products (AVX-512 VNNI);
@@ -166,6 +165,7 @@ size_t AttentionScratch::bytes() const {
 }
 
 void set_quantized_kv_integer_attention(bool enabled) { force_portable_attention = !enabled; }
+void set_512_bit_float_attention(bool enabled) { force_256_bit_attention = !enabled; }
 
 namespace {
 
@@ -197,6 +197,7 @@ struct Setup {
   size_t q_stride = 0;  // int8 query bytes per head
   uint32_t partition_blocks = 0;
   bool simd = false;
+  bool wide = false;  // simd on 512-bit vectors
   bool vnni = false;
   bool v_rotated = false;
   std::span<const uint32_t> table;
@@ -233,6 +234,8 @@ Setup checked_setup(const AttentionParams& params, const PagedKvCache& cache, ui
   // tile); other CPUs and head dims that are not multiples of 8 take the
   // portable loops over f32 tiles.
   s.simd = attention_avx2::usable() && s.dk % 8 == 0 && s.dv % 8 == 0;
+  // The same loops on 512-bit vectors where the CPU has them and the dims allow.
+  s.wide = s.simd && attention_avx512::usable() && s.dk % 16 == 0 && s.dv % 16 == 0 && !force_256_bit_attention;
   s.vnni = attention_vnni::usable_for(s.bt, s.dk, s.dv) && !force_portable_attention;
   return s;
 }
@@ -342,7 +345,8 @@ void attend_block(const BlockStep& step, uint32_t j0, size_t n, const RowQuery& 
   if (scored) {
     // done in place
   } else if (s.simd) {
-    simd_scores(step.k_slabs.layout, step.k_slab, bt, s.dk, j0, n, row.q, group_size, params.scale, scores, scratch);
+    simd_scores(step.k_slabs.layout, step.k_slab, bt, s.dk, j0, n, row.q, group_size, params.scale, scores, s.wide,
+                scratch);
   } else {
     const float* k = rows_as_f32(step.k_slabs.layout, step.k_slab, bt, s.dk, j0, n, scratch.k_tile.data());
     for (uint32_t r = 0; r < group_size; ++r) dot_rows(row.q + r * s.dk, k, n, s.dk, params.scale, scores + r * bt);
@@ -368,7 +372,7 @@ void attend_block(const BlockStep& step, uint32_t j0, size_t n, const RowQuery& 
     // done in place
   } else if (s.simd) {
     simd_accumulate(step.v_slabs.layout, step.v_slab, bt, s.dv, j0, n, st.acc, group_size, scratch.alpha.data(),
-                    scores, scratch);
+                    scores, s.wide, scratch);
   } else {
     const float* v = rows_as_f32(step.v_slabs.layout, step.v_slab, bt, s.dv, j0, n, scratch.v_tile.data());
     for (uint32_t r = 0; r < group_size; ++r) {

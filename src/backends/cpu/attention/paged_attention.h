@@ -64,6 +64,11 @@ struct AttentionScratch {
 // CPUs. For tests that compare the two paths.
 void set_quantized_kv_integer_attention(bool enabled);
 
+// f32 / f16 / bf16 K and V are read with 512-bit vectors where the CPU has
+// AVX-512 and the head dims are multiples of 16 (on by default); off, with
+// the 256-bit loops. For tests that run both.
+void set_512_bit_float_attention(bool enabled);
+
 // q: [n_heads * head_dim_k] f32 for the row at `pos`; out: [n_heads * head_dim_v].
 // Throws std::invalid_argument when the parameters do not match the cache or
 // the scratch, or the sequence has no key at `pos`.
