@@ -364,7 +364,9 @@ int main(int argc, char** argv) {
   ctx.bandwidth = measure_read_bandwidth(pool, buffer_bytes, 5);
   ctx.cold_bytes = std::min(std::max<size_t>(buffer_bytes, 4 * cpu.caches.l3), kMaxColdBytes);
   std::fprintf(text, "%s", format_cpu_text(cpu).c_str());
-  std::fprintf(text, "Memory read bandwidth: %.2f GB/s (%u threads, %zu MiB buffer, best of 5; without page-start prefetches %.2f)\n",
+  std::fprintf(text,
+               "Memory read bandwidth: %.2f GB/s (%u threads, %zu MiB buffer, best of 5; "
+               "without page-start prefetches %.2f)\n",
                ctx.bandwidth.bytes_per_second * 1e-9, ctx.bandwidth.threads,
                ctx.bandwidth.buffer_bytes >> 20, ctx.bandwidth.plain_bytes_per_second * 1e-9);
   std::fprintf(text, "Matmul kernels: %s\n", std::string(matmul_isa_name(kernels.isa())).c_str());

@@ -70,9 +70,10 @@ ReadBandwidth measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int 
   ReadBandwidth result{0.0, 0.0, n * sizeof(float), threads};
   const auto bytes = static_cast<double>(n * sizeof(float));
   for (int pass = 0; pass < passes; ++pass) {  // alternated: both see the same conditions
-    result.bytes_per_second = std::max(result.bytes_per_second, bytes / read_once_seconds(pool, memory.data(), n * sizeof(float), true));
-    result.plain_bytes_per_second =
-        std::max(result.plain_bytes_per_second, bytes / read_once_seconds(pool, memory.data(), n * sizeof(float), false));
+    const double prefetched = read_once_seconds(pool, memory.data(), n * sizeof(float), true);
+    const double plain = read_once_seconds(pool, memory.data(), n * sizeof(float), false);
+    result.bytes_per_second = std::max(result.bytes_per_second, bytes / prefetched);
+    result.plain_bytes_per_second = std::max(result.plain_bytes_per_second, bytes / plain);
   }
   return result;
 }

@@ -11,7 +11,6 @@
 namespace pocketllm {
 namespace {
 
-
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("PagedKvCache: " + what); }
 
 
@@ -28,7 +27,6 @@ size_t kv_dtype_bytes(KvDtype dtype) {
   throw std::invalid_argument("kv_dtype_bytes: " + std::string(kv_dtype_name(dtype)) +
                               " rows carry scales; see kv_slab_bytes");
 }
-
 
 PagedKvCache::PagedKvCache(const ModelDesc& desc, const KvCacheOptions& options)
     : options_(options),

@@ -1,5 +1,6 @@
 #include "backends/cpu/attention/attention_tile_avx512.h"
 
+#include "backends/cpu/attention/attention_tile_dispatch.h"
 #include "backends/cpu/cpu_info.h"
 
 #if defined(__x86_64__)
@@ -105,50 +106,30 @@ void accumulate_heads(float* acc, const float* alpha, const float* p, size_t p_s
   for (; c < dv; c += 16) accumulate_tile<H, 1, R>(acc, alpha, p, p_stride, v, n, dv, c);
 }
 
-template <Rows R>
-void scores_any(const float* q, uint32_t n_heads, const void* k, size_t n, size_t dk, float scale, float* scores,
-                size_t scores_stride) {
-  uint32_t r = 0;
-  for (; r + 4 <= n_heads; r += 4) scores_heads<4, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride);
-  switch (n_heads - r) {
-    case 3: scores_heads<3, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
-    case 2: scores_heads<2, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
-    case 1: scores_heads<1, R>(q + r * dk, k, n, dk, scale, scores + r * scores_stride, scores_stride); break;
-    default: break;
+// The tiles for attention_tile_dispatch.h.
+struct Tiles {
+  template <size_t H, Rows R>
+  static void scores(const float* q, const void* k, size_t n, size_t dk, float scale, float* out,
+                     size_t stride) {
+    scores_heads<H, R>(q, k, n, dk, scale, out, stride);
   }
-}
-
-template <Rows R>
-void accumulate_any(float* acc, uint32_t n_heads, const float* alpha, const float* p, size_t p_stride,
-                    const void* v, size_t n, size_t dv) {
-  uint32_t r = 0;
-  for (; r + 4 <= n_heads; r += 4) accumulate_heads<4, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv);
-  switch (n_heads - r) {
-    case 3: accumulate_heads<3, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
-    case 2: accumulate_heads<2, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
-    case 1: accumulate_heads<1, R>(acc + r * dv, alpha + r, p + r * p_stride, p_stride, v, n, dv); break;
-    default: break;
+  template <size_t H, Rows R>
+  static void accumulate(float* acc, const float* alpha, const float* p, size_t p_stride, const void* v,
+                         size_t n, size_t dv) {
+    accumulate_heads<H, R>(acc, alpha, p, p_stride, v, n, dv);
   }
-}
+};
 
 }  // namespace
 
 void scores(const float* q, uint32_t n_heads, const void* k, Rows k_rows, size_t n, size_t dk, float scale,
             float* out, size_t scores_stride) {
-  switch (k_rows) {
-    case Rows::F32: return scores_any<Rows::F32>(q, n_heads, k, n, dk, scale, out, scores_stride);
-    case Rows::F16: return scores_any<Rows::F16>(q, n_heads, k, n, dk, scale, out, scores_stride);
-    case Rows::BF16: return scores_any<Rows::BF16>(q, n_heads, k, n, dk, scale, out, scores_stride);
-  }
+  attention_tiles::scores<Tiles>(q, n_heads, k, k_rows, n, dk, scale, out, scores_stride);
 }
 
 void accumulate(float* acc, uint32_t n_heads, const float* alpha, const float* p, size_t p_stride,
                 const void* v, Rows v_rows, size_t n, size_t dv) {
-  switch (v_rows) {
-    case Rows::F32: return accumulate_any<Rows::F32>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-    case Rows::F16: return accumulate_any<Rows::F16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-    case Rows::BF16: return accumulate_any<Rows::BF16>(acc, n_heads, alpha, p, p_stride, v, n, dv);
-  }
+  attention_tiles::accumulate<Tiles>(acc, n_heads, alpha, p, p_stride, v, v_rows, n, dv);
 }
 
 }  // namespace pocketllm::attention_avx512
