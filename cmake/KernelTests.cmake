@@ -5,9 +5,10 @@
 # it needs no library built for the target. fmt is used header-only,
 # nlohmann_json is header-only, and GoogleTest is built from the sources that
 # Debian's libgtest-dev ships in /usr/src/googletest.
-# Besides src/backends/cpu, what its headers and the tests below reach.
+# Besides src/backends/cpu, what its headers and the tests below reach (the KV
+# pool is an AnonymousMemory).
 set(POCKETLLM_KERNEL_EXTRA_SOURCES
-  formats/ggml_types.cpp formats/gguf.cpp util/mapped_file.cpp util/text_file.cpp
+  formats/ggml_types.cpp formats/gguf.cpp util/mapped_file.cpp util/text_file.cpp util/anonymous_memory.cpp
   kv/kv_quant_formats.cpp kv/paged_kv_cache.cpp kv/prefix_cache.cpp
   engine/forward_batch.cpp model/model_desc.cpp
   # Rope settings from HF configs (test_cpu_ops).
