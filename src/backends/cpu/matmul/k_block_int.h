@@ -28,6 +28,24 @@ inline uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
+// The 8 scales and mins of a Q4_K / Q5_K super-block (12 packed bytes), each
+// to both halves (16 elements) of its 32-element group.
+inline void put_k4_scale_mins(const uint8_t* packed, KBlockInt& out) {
+  for (int g = 0; g < 8; ++g) {
+    const ScaleMin sm = k4_scale_min(g, packed);
+    out.scale[2 * g] = out.scale[2 * g + 1] = sm.scale;
+    out.min[2 * g] = out.min[2 * g + 1] = sm.min;
+  }
+}
+
+// IQ4_XS's 8 six-bit scales (stored + 32), each to both halves of its group.
+inline void put_iq4_xs_scales(uint16_t scales_h, const uint8_t* scales_l, KBlockInt& out) {
+  for (int g = 0; g < 8; ++g) {
+    const int ls = ((scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | (((scales_h >> (2 * g)) & 3) << 4);
+    out.scale[2 * g] = out.scale[2 * g + 1] = static_cast<int16_t>(ls - 32);
+  }
+}
+
 inline void decode_q2_k(const uint8_t* p, KBlockInt& out) {
   BlockQ2_K b;
   std::memcpy(&b, p, sizeof b);
@@ -80,11 +98,7 @@ inline void decode_q5_k(const uint8_t* p, KBlockInt& out) {
       out.q[64 * j + 32 + l] = static_cast<int8_t>((byte >> 4) | (hi1 << 4));
     }
   }
-  for (int g = 0; g < 8; ++g) {
-    const ScaleMin sm = k4_scale_min(g, b.scales);
-    out.scale[2 * g] = out.scale[2 * g + 1] = sm.scale;
-    out.min[2 * g] = out.min[2 * g + 1] = sm.min;
-  }
+  put_k4_scale_mins(b.scales, out);
 }
 
 inline void decode_q6_k(const uint8_t* p, KBlockInt& out) {
@@ -120,10 +134,9 @@ inline void decode_iq4_xs(const uint8_t* p, KBlockInt& out) {
       out.q[32 * g + j] = kIq4nlValues[qs[j] & 0xF];
       out.q[32 * g + 16 + j] = kIq4nlValues[qs[j] >> 4];
     }
-    const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | (((b.scales_h >> (2 * g)) & 3) << 4);
-    out.scale[2 * g] = out.scale[2 * g + 1] = static_cast<int16_t>(ls - 32);
     out.min[2 * g] = out.min[2 * g + 1] = 0;
   }
+  put_iq4_xs_scales(b.scales_h, b.scales_l, out);
 }
 
 }  // namespace pocketllm::matmul_detail
