@@ -10,6 +10,7 @@
 
 #include "backends/cpu/matmul/k_block_int.h"
 #include "backends/cpu/matmul/page_prefetch.h"
+#include "backends/cpu/matmul/rows8_layout.h"
 #include "backends/cpu/quant/activation_quant.h"
 
 #define POCKETLLM_X86_NS avx2

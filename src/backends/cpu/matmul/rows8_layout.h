@@ -3,7 +3,7 @@
 // block index, the 8 rows' blocks rewritten as one group block of the same
 // size (8 x the GGUF block, so the repack is size-neutral), such that one
 // 256-bit load holds 4 quant bytes of each of the 8 rows and the decode GEMV
-// computes 8 rows in the lanes of one vector (matmul_x86_rows8.inc).
+// computes 8 rows in the lanes of one vector (matmul_x86_rows8*.inc).
 //
 // 32-element formats (Q4_0, Q8_0, IQ4_NL, MXFP4): a GGUF block is a header
 // (its scale: 2 bytes, 1 for MXFP4) and Q quant bytes (16, 32 for Q8_0):
