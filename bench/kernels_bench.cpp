@@ -215,8 +215,8 @@ struct Context {
 Context* g_context = nullptr;
 
 std::optional<MatmulIsa> matmul_isa_by_name(std::string_view name, const SimdFeatures& simd) {
-  for (const MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Avx512Bf16,
-                              MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
+  for (const MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::AvxVnni, MatmulIsa::Avx512,
+                              MatmulIsa::Avx512Bf16, MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
     if (matmul_isa_name(isa) == name && matmul_isa_usable(isa, simd)) return isa;
   }
   return std::nullopt;

@@ -149,8 +149,8 @@ ActivationFormat quantized_as(const MatmulKernels& kernels, GgmlType type, int64
 std::vector<MatmulIsa> usable_isas() {
   const SimdFeatures simd = probe_cpu().simd;
   std::vector<MatmulIsa> isas;
-  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::Avx512, MatmulIsa::Avx512Bf16,
-                         MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
+  for (MatmulIsa isa : {MatmulIsa::Scalar, MatmulIsa::Avx2, MatmulIsa::AvxVnni, MatmulIsa::Avx512,
+                        MatmulIsa::Avx512Bf16, MatmulIsa::Neon, MatmulIsa::NeonDotprod, MatmulIsa::NeonI8mm}) {
     if (matmul_isa_usable(isa, simd)) isas.push_back(isa);
   }
   return isas;
@@ -338,11 +338,14 @@ TEST(Matmul, Rows8DecodeTileGivesTheBitsOfLargerTiles) {
     const MatmulKernels kernels(isa);
     for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::IQ4_NL, GgmlType::MXFP4, GgmlType::Q4_K,
                           GgmlType::Q5_K, GgmlType::Q6_K}) {
-      // AVX-512 VNNI has Rows8 kernels for all seven, AVX2 (vpmaddubsw) for those whose quants fit it.
-      const bool vnni = isa == MatmulIsa::Avx512 || isa == MatmulIsa::Avx512Bf16;
+      // AVX-512 VNNI has Rows8 kernels for all seven, AVX-VNNI for all but Q6_K, AVX2 (vpmaddubsw)
+      // also not for Q8_0 and IQ4_NL, whose quants do not fit it.
+      const bool avx512 = isa == MatmulIsa::Avx512 || isa == MatmulIsa::Avx512Bf16;
+      const bool avx_vnni = isa == MatmulIsa::AvxVnni && type != GgmlType::Q6_K;
       const bool avx2 = isa == MatmulIsa::Avx2 && type != GgmlType::Q8_0 && type != GgmlType::IQ4_NL &&
                         type != GgmlType::Q6_K;
-      EXPECT_EQ(kernels.preferred_layout(type, rows) == WeightLayout::Rows8, vnni || avx2) << matmul_isa_name(isa);
+      EXPECT_EQ(kernels.preferred_layout(type, rows) == WeightLayout::Rows8, avx512 || avx_vnni || avx2)
+          << matmul_isa_name(isa);
       if (kernels.preferred_layout(type, rows) != WeightLayout::Rows8) continue;
       const int64_t block = ggml_type_traits(type).block_size;
       for (const int64_t k : {block * 3, block * 65}) {

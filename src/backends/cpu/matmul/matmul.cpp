@@ -23,6 +23,7 @@ std::string_view matmul_isa_name(MatmulIsa isa) {
     case MatmulIsa::NeonDotprod: return "neon_dotprod";
     case MatmulIsa::NeonI8mm: return "neon_i8mm";
     case MatmulIsa::Avx512Bf16: return "avx512_bf16";
+    case MatmulIsa::AvxVnni: return "avx_vnni";
   }
   return "?";
 }
@@ -33,12 +34,14 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
     case MatmulIsa::Scalar: return true;
 #if defined(__x86_64__)
     case MatmulIsa::Avx2: return simd.avx2 && simd.fma && simd.f16c;
+    case MatmulIsa::AvxVnni: return matmul_isa_usable(MatmulIsa::Avx2, simd) && simd.avx_vnni;
     case MatmulIsa::Avx512:
       return simd.avx2 && simd.fma && simd.f16c && simd.avx512f && simd.avx512bw &&
              simd.avx512vl && simd.avx512_vnni;
     case MatmulIsa::Avx512Bf16: return matmul_isa_usable(MatmulIsa::Avx512, simd) && simd.avx512_bf16;
 #else
     case MatmulIsa::Avx2:
+    case MatmulIsa::AvxVnni:
     case MatmulIsa::Avx512:
     case MatmulIsa::Avx512Bf16: return false;
 #endif
@@ -56,8 +59,8 @@ bool matmul_isa_usable(MatmulIsa isa, const SimdFeatures& simd) {
 }
 
 MatmulIsa best_matmul_isa(const SimdFeatures& simd) {
-  for (MatmulIsa isa : {MatmulIsa::Avx512Bf16, MatmulIsa::Avx512, MatmulIsa::Avx2, MatmulIsa::NeonI8mm,
-                        MatmulIsa::NeonDotprod, MatmulIsa::Neon}) {
+  for (MatmulIsa isa : {MatmulIsa::Avx512Bf16, MatmulIsa::Avx512, MatmulIsa::AvxVnni, MatmulIsa::Avx2,
+                        MatmulIsa::NeonI8mm, MatmulIsa::NeonDotprod, MatmulIsa::Neon}) {
     if (matmul_isa_usable(isa, simd)) return isa;
   }
   return MatmulIsa::Scalar;
@@ -75,6 +78,7 @@ TypeKernel kernel_for(MatmulIsa isa, GgmlType type) {
   switch (isa) {
     case MatmulIsa::Scalar: break;
     case MatmulIsa::Avx2: k = matmul_detail::avx2_kernel(type); break;
+    case MatmulIsa::AvxVnni: k = matmul_detail::avx_vnni_kernel(type); break;
     case MatmulIsa::Avx512: k = matmul_detail::avx512_kernel(type); break;
     case MatmulIsa::Neon: k = matmul_detail::neon_kernel(type); break;
     case MatmulIsa::NeonDotprod: k = matmul_detail::neon_dotprod_kernel(type); break;

@@ -33,11 +33,12 @@ namespace pocketllm {
 
 // Instruction sets with their own kernels. Scalar dequantizes to f32 and is
 // the fallback for types an ISA has no kernel for.
-enum class MatmulIsa { Scalar, Avx2, Avx512, Neon, NeonDotprod, NeonI8mm, Avx512Bf16 };
+enum class MatmulIsa { Scalar, Avx2, Avx512, Neon, NeonDotprod, NeonI8mm, Avx512Bf16, AvxVnni };
 std::string_view matmul_isa_name(MatmulIsa isa);
 
 // Whether this build has kernels for `isa` and `simd` can run them.
-// Avx2 needs avx2+fma+f16c; Avx512 needs avx512f/bw/vl + avx512_vnni
+// Avx2 needs avx2+fma+f16c; AvxVnni also avx_vnni (the int8 dot is
+// vpdpbusd on 256-bit vectors); Avx512 needs avx512f/bw/vl + avx512_vnni
 // (the int8 dot is vpdpbusd); Avx512Bf16 is Avx512 plus avx512_bf16
 // (BF16 weights by vdpbf16ps against activations split in two bf16, hi + lo,
 // twice per product; the other types take the Avx512 kernels; first choice

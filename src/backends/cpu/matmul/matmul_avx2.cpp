@@ -15,6 +15,7 @@
 
 #define POCKETLLM_X86_NS avx2
 #define POCKETLLM_X86_VNNI 0
+#define POCKETLLM_X86_AVX512 0
 #define POCKETLLM_TARGET "avx2,fma,f16c"
 #include "backends/cpu/target_begin.inc"
 #include "backends/cpu/matmul/matmul_x86_kernels.inc"

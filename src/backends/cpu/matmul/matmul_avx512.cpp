@@ -17,6 +17,7 @@
 
 #define POCKETLLM_X86_NS avx512
 #define POCKETLLM_X86_VNNI 1
+#define POCKETLLM_X86_AVX512 1
 #include "backends/cpu/avx512_target_begin.inc"
 #include "backends/cpu/matmul/matmul_x86_kernels.inc"
 #include "backends/cpu/avx512_target_end.inc"

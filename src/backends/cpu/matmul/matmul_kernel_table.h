@@ -23,6 +23,7 @@ struct TypeKernel {
 
 TypeKernel scalar_kernel(GgmlType type);
 TypeKernel avx2_kernel(GgmlType type);    // {} unless built for x86-64
+TypeKernel avx_vnni_kernel(GgmlType type);  // {} unless built for x86-64
 TypeKernel avx512_kernel(GgmlType type);  // {} unless built for x86-64
 TypeKernel neon_kernel(GgmlType type);    // {} unless built for aarch64
 TypeKernel neon_dotprod_kernel(GgmlType type);  // {} unless built for aarch64
