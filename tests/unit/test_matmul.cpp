@@ -156,6 +156,27 @@ std::vector<MatmulIsa> usable_isas() {
   return isas;
 }
 
+// x86 dispatch order, from cpuinfo flags: AVX-512 VNNI (+BF16) first, then
+// AVX-VNNI (Alder Lake and later laptop chips: AVX2 + AVX-VNNI, no AVX-512),
+// then AVX2; each needs fma and f16c too.
+TEST(Matmul, X86DispatchPrefersAvx512ThenAvxVnniThenAvx2) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "x86-64 build only";
+#else
+  const auto best = [](std::vector<std::string> flags) {
+    return best_matmul_isa(simd_features_from_flags(flags));
+  };
+  EXPECT_EQ(best({"avx2", "fma", "f16c"}), MatmulIsa::Avx2);
+  EXPECT_EQ(best({"avx2", "fma", "f16c", "avx_vnni"}), MatmulIsa::AvxVnni);
+  EXPECT_EQ(best({"avx2", "f16c", "avx_vnni"}), MatmulIsa::Scalar);
+  EXPECT_EQ(best({"avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"}),
+            MatmulIsa::Avx512);
+  EXPECT_EQ(best({"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"}),
+            MatmulIsa::Avx512Bf16);
+  EXPECT_EQ(matmul_isa_name(MatmulIsa::AvxVnni), "avx_vnni");
+#endif
+}
+
 // The batches of 16 and 37 tokens below reach the panel GEMMs of AVX-512
 // VNNI, including the K-quants' (Q4_K, Q6_K: Q8x32 panels against their
 // sub-blocks, in both layouts).
