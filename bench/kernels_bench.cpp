@@ -16,7 +16,8 @@
 // one fork, the bandwidth figure's loop), and the GEMV's weight rate is also
 // reported as a fraction of the rate of those interleaved reads
 // ("of_near_bw"), besides the fraction of the figure measured at start
-// ("of_bw"): the two then see the same memory conditions.
+// ("of_bw"): the two then see the same memory conditions. A second such read
+// without the page-start prefetches (STREAM's plain loop) gives "of_stream".
 //
 //   pocketllm-bench-kernels [--threads=N] [--types=Q4_0,Q8_0] [--batches=1,8]
 //                           [--shapes=2048x2048,...] [--bandwidth-mib=N] [--warm]
@@ -182,13 +183,15 @@ ColdCopies& cold_copies(const WeightMatrix& w, size_t matrix_bytes, size_t min_t
   return copies;
 }
 
-// Reads the next copy once, as the GEMV would, onto `total`.
+// Reads the next copy once, as the GEMV would (or without the page-start
+// prefetches, as STREAM does), onto `total`.
 struct ReadTotal {
   double bytes = 0.0;
   double seconds = 0.0;
 };
-void read_next_copy(ThreadPool& pool, ColdCopies& copies, size_t matrix_bytes, ReadTotal& total) {
-  total.seconds += read_once_seconds(pool, copies.storage.data() + copies.next * copies.stride, matrix_bytes);
+void read_next_copy(ThreadPool& pool, ColdCopies& copies, size_t matrix_bytes, ReadTotal& total, bool page_prefetch) {
+  total.seconds +=
+      read_once_seconds(pool, copies.storage.data() + copies.next * copies.stride, matrix_bytes, page_prefetch);
   total.bytes += static_cast<double>(matrix_bytes);
   copies.next = (copies.next + 1) % copies.count;
 }
@@ -200,7 +203,8 @@ struct Result {
   bool cold;
   double seconds;  // per product
   double weight_bytes;
-  double near_bandwidth;  // bytes/s of the reads interleaved with a cold GEMV; 0 when warm
+  double near_bandwidth;        // bytes/s of the reads interleaved with a cold GEMV; 0 when warm
+  double near_plain_bandwidth;  // the same without page-start prefetches (STREAM's loop)
 };
 
 struct Context {
@@ -253,6 +257,7 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   ColdCopies* copies = cold ? &cold_copies(w, bytes.size(), ctx.cold_bytes) : nullptr;
   if (copies) state.counters["cold_copies"] = static_cast<double>(copies->count);
   ReadTotal near_read;
+  ReadTotal near_plain_read;
 
   double total_seconds = 0.0;
   for (auto _ : state) {
@@ -269,8 +274,11 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
     state.SetIterationTime(took.count());
     total_seconds += took.count();
     benchmark::DoNotOptimize(y.data());
-    // The reference read of this moment (outside the iteration's time).
-    if (copies) read_next_copy(pool, *copies, bytes.size(), near_read);
+    // The reference reads of this moment (outside the iteration's time).
+    if (copies) {
+      read_next_copy(pool, *copies, bytes.size(), near_read, true);
+      read_next_copy(pool, *copies, bytes.size(), near_plain_read, false);
+    }
   }
   const auto iterations = static_cast<double>(state.iterations());
   const auto weight = static_cast<double>(bytes.size());
@@ -282,12 +290,14 @@ void bench_product(benchmark::State& state, GgmlType type, Shape shape, int64_t 
   const double seconds = total_seconds / iterations;
   state.counters["fraction_of_read_bw"] = weight / seconds / ctx.bandwidth.bytes_per_second;
   const double near_bandwidth = copies ? near_read.bytes / near_read.seconds : 0.0;
+  const double near_plain_bandwidth = copies ? near_plain_read.bytes / near_plain_read.seconds : 0.0;
   if (copies) {
     state.counters["near_read_GBps"] = near_bandwidth * 1e-9;
     state.counters["fraction_of_near_read_bw"] = weight / seconds / near_bandwidth;
+    state.counters["fraction_of_near_stream_bw"] = weight / seconds / near_plain_bandwidth;
   }
   ctx.results[bench_name(ggml_type_name(type), shape, batch, cold)] = {
-      std::string(ggml_type_name(type)), shape, batch, cold, seconds, weight, near_bandwidth};
+      std::string(ggml_type_name(type)), shape, batch, cold, seconds, weight, near_bandwidth, near_plain_bandwidth};
 }
 
 void print_summary(const Context& ctx, std::FILE* out) {
@@ -297,10 +307,11 @@ void print_summary(const Context& ctx, std::FILE* out) {
                "weights: cold = each iteration reads another of >= %zu MiB of copies of the matrix "
                "(as in decode); warm = one matrix, reused\n"
                "of_bw: weight GB/s / the read bandwidth above; near_bw, of_near_bw: the read rate of "
-               "further cold copies read between the products (one after each), and the fraction of it\n",
+               "further cold copies read between the products (one after each), and the fraction of it; "
+               "of_stream: the fraction of such reads without page-start prefetches (STREAM's plain loop)\n",
                ctx.cold_bytes >> 20);
-  std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %8s %10s %10s\n", "type", "W rows x k", "batch", "weights",
-               "time_us", "weight_GB/s", "of_bw", "near_bw", "of_near_bw", "GFLOP/s");
+  std::fprintf(out, "%-7s %-11s %6s %-7s %11s %12s %9s %8s %10s %9s %10s\n", "type", "W rows x k", "batch",
+               "weights", "time_us", "weight_GB/s", "of_bw", "near_bw", "of_near_bw", "of_stream", "GFLOP/s");
   std::vector<const Result*> rows;
   for (const auto& [name, r] : ctx.results) rows.push_back(&r);
   // Registration order: type, shape, batch, cold before warm.
@@ -322,15 +333,16 @@ void print_summary(const Context& ctx, std::FILE* out) {
     const double gflops = 2.0 * static_cast<double>(r->batch) * static_cast<double>(r->shape.rows) *
                           static_cast<double>(r->shape.k) / r->seconds * 1e-9;
     const std::string shape = std::to_string(r->shape.rows) + "x" + std::to_string(r->shape.k);
-    char near[2][32] = {"-", "-"};
+    char near[3][32] = {"-", "-", "-"};
     if (r->near_bandwidth > 0.0) {
       std::snprintf(near[0], sizeof near[0], "%.2f", r->near_bandwidth * 1e-9);
       std::snprintf(near[1], sizeof near[1], "%.1f%%", 100.0 * gbps * 1e9 / r->near_bandwidth);
+      std::snprintf(near[2], sizeof near[2], "%.1f%%", 100.0 * gbps * 1e9 / r->near_plain_bandwidth);
     }
-    std::fprintf(out, "%-7s %-11s %6lld %-7s %11.1f %12.2f %8.1f%% %8s %10s %10.1f\n", r->type.c_str(),
+    std::fprintf(out, "%-7s %-11s %6lld %-7s %11.1f %12.2f %8.1f%% %8s %10s %9s %10.1f\n", r->type.c_str(),
                  shape.c_str(), static_cast<long long>(r->batch), r->cold ? "cold" : "warm",
                  r->seconds * 1e6, gbps,
-                 100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, near[0], near[1], gflops);
+                 100.0 * gbps * 1e9 / ctx.bandwidth.bytes_per_second, near[0], near[1], near[2], gflops);
   }
 }
 
