@@ -359,11 +359,10 @@ TEST(Matmul, Rows8DecodeTileGivesTheBitsOfLargerTiles) {
     const MatmulKernels kernels(isa);
     for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::IQ4_NL, GgmlType::MXFP4, GgmlType::Q4_K,
                           GgmlType::Q5_K, GgmlType::Q6_K}) {
-      // AVX-512 VNNI and AVX-VNNI have Rows8 kernels for all seven, AVX2 (vpmaddubsw) for all but
-      // Q8_0 and IQ4_NL, whose quants do not fit it.
-      const bool vnni = isa == MatmulIsa::Avx512 || isa == MatmulIsa::Avx512Bf16 || isa == MatmulIsa::AvxVnni;
-      const bool avx2 = isa == MatmulIsa::Avx2 && type != GgmlType::Q8_0 && type != GgmlType::IQ4_NL;
-      EXPECT_EQ(kernels.preferred_layout(type, rows) == WeightLayout::Rows8, vnni || avx2) << matmul_isa_name(isa);
+      // Every x86 ISA has Rows8 kernels for all seven.
+      const bool x86 = isa == MatmulIsa::Avx2 || isa == MatmulIsa::AvxVnni || isa == MatmulIsa::Avx512 ||
+                       isa == MatmulIsa::Avx512Bf16;
+      EXPECT_EQ(kernels.preferred_layout(type, rows) == WeightLayout::Rows8, x86) << matmul_isa_name(isa);
       if (kernels.preferred_layout(type, rows) != WeightLayout::Rows8) continue;
       const int64_t block = ggml_type_traits(type).block_size;
       for (const int64_t k : {block * 3, block * 65}) {
